@@ -1,0 +1,79 @@
+"""Request bodies: JSON whatever the Content-Type, nulls and empties dropped, msgspec validation.
+
+Validation failures become InvalidInput naming the first failing field, as SMTP2GO's
+`field_validation_errors` does.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import msgspec
+
+from postroom.errors import InvalidInput
+
+T = TypeVar("T")
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False, "true": True, "false": False}
+
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse the body; an empty body is `{}`; anything but a JSON object is a validation error."""
+    if not raw.strip():
+        return {}
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput("body", f"The request body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "The request body must be a JSON object")
+    return data
+
+
+def _is_absent(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def drop_absent(value: Any) -> Any:
+    """Remove null, "" and [] members of objects (recursively): they mean "not given"."""
+    if isinstance(value, dict):
+        return {k: drop_absent(v) for k, v in value.items() if not _is_absent(v)}
+    if isinstance(value, list):
+        return [drop_absent(v) for v in value]
+    return value
+
+
+@lru_cache(maxsize=256)
+def _bool_fields(kind: type) -> frozenset[str]:
+    try:
+        return frozenset(f.encode_name for f in msgspec.structs.fields(kind) if f.type is bool)
+    except TypeError:
+        return frozenset()
+
+
+def _field_of(message: str) -> str:
+    match = _AT.search(message)
+    path = match["path"] if match else ""
+    missing = _MISSING.search(message)
+    if missing:
+        return f"{path}.{missing['field']}" if path else missing["field"]
+    return path or "body"
+
+
+def convert(data: dict[str, Any], kind: type[T]) -> T:
+    """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field."""
+    cleaned = drop_absent(data)
+    for name in _bool_fields(kind):
+        value = cleaned.get(name)
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            cleaned[name] = _BOOL_WORDS[value.strip().lower()]
+    try:
+        return msgspec.convert(cleaned, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = _field_of(text)
+        detail = _AT.sub("", text)
+        raise InvalidInput(field, f"The field '{field}' is invalid: {detail}") from None

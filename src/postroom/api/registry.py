@@ -1,0 +1,77 @@
+"""The /v3 endpoint table: canonical SMTP2GO paths, the seed's aliases, and what each one takes.
+
+Permissions name canonical paths; an alias is allowed exactly when its canonical path is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from postroom.api.call import Call
+
+Handler = Callable[["Call"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    handler: Handler
+    request: type | None
+    response: Any
+    summary: str
+    methods: tuple[str, ...] = ("POST",)
+    aliases: tuple[str, ...] = field(default=())
+
+
+# Canonical paths of areas that later issues build; they answer 404 with the envelope until then.
+PLANNED = {
+    "/email/scheduled/search": ("/email/scheduled",), "/email/scheduled/remove": (),
+    "/template/add": (), "/template/edit": (), "/template/delete": (), "/template/search": (),
+    "/template/view": (), "/webhook/view": (), "/webhook/add": (), "/webhook/edit": (),
+    "/webhook/remove": (), "/stats/email_summary": (), "/stats/email_bounces": (),
+    "/stats/email_cycle": (), "/stats/email_history": (), "/stats/email_spam": (),
+    "/stats/email_unsubs": (), "/suppression/add": (), "/suppression/view": (),
+    "/suppression/remove": (), "/sms/send": (), "/sms/view-received": ("/sms/received",),
+    "/sms/view-sent": ("/sms/sent",), "/sms/summary": (), "/domain/add": (), "/domain/verify": (),
+    "/domain/view": (), "/domain/remove": (), "/domain/tracking": (), "/domain/returnpath": (),
+    "/domain/subaccount_access": (), "/single_sender_emails/add": ("/sender/add",),
+    "/single_sender_emails/view": ("/sender/view",), "/single_sender_emails/remove": ("/sender/remove",),
+    "/users/smtp/add": ("/smtp/add",), "/users/smtp/edit": ("/smtp/edit", "/smtp/patch"),
+    "/users/smtp/view": ("/smtp/view",), "/users/smtp/remove": ("/smtp/remove",),
+    "/api_keys/view": (), "/api_keys/add": (), "/api_keys/edit": ("/api_keys/patch",),
+    "/api_keys/remove": (), "/api_keys/permissions": (), "/subaccount/add": (),
+    "/subaccount/edit": ("/subaccount/update",), "/subaccounts/search": ("/subaccount/search",),
+    "/subaccount/close": (), "/subaccount/reopen": (),
+    "/subaccount/reinvite": ("/subaccount/resend_invite",), "/allowed_senders/add": (),
+    "/allowed_senders/update": (), "/allowed_senders/view": (), "/allowed_senders/remove": (),
+    "/allowed_recipients/add": (), "/allowed_recipients/update": (), "/allowed_recipients/view": (),
+    "/allowed_recipients/remove": (), "/archive/search": (), "/archive/email": ("/archive/view",),
+    "/ip_allow_list": (), "/ip_allow_list/view": ("/ip_allowlist/view",),
+    "/ip_allow_list/add": ("/ip_allowlist/add",), "/ip_allow_list/edit": ("/ip_allowlist/edit",),
+    "/ip_allow_list/remove": ("/ip_allowlist/remove",), "/ip_auth/view": (),
+    "/ip_auth/edit": ("/ip_auth/patch",), "/ip_auth/remove": (), "/dedicated_ips/view": (),
+}
+
+
+class Registry:
+    """Resolves a request path (canonical or alias) to its endpoint."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, Endpoint] = {}
+        self._lookup: dict[str, Endpoint] = {}
+
+    def add(self, endpoint: Endpoint) -> None:
+        self.endpoints[endpoint.path] = endpoint
+        for path in (endpoint.path, *endpoint.aliases):
+            self._lookup[path] = endpoint
+
+    def resolve(self, path: str) -> Endpoint | None:
+        return self._lookup.get(path.rstrip("/") or "/")
+
+    @staticmethod
+    def planned(path: str) -> bool:
+        path = path.rstrip("/")
+        return path in PLANNED or any(path in aliases for aliases in PLANNED.values())

@@ -1,0 +1,69 @@
+"""The /v3 door: resolve the endpoint, read and decode the body, authenticate, check permission, call.
+
+Every answer is the envelope; every failure goes through errors.PostroomError's one mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postroom.api.auth import key_from
+from postroom.api.body import decode_json_object
+from postroom.api.call import Call
+from postroom.api.envelope import envelope, error_envelope
+from postroom.errors import Forbidden, InvalidInput, MethodNotAllowed, NotFound, PostroomError
+from postroom.ids import new_request_id
+
+if TYPE_CHECKING:
+    from postroom.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, reading no further than `limit` bytes; over it is a validation error."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise InvalidInput("body", f"The request body is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidInput("body", f"The request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def dispatch(request: Request) -> Response:
+    services: Services = request.app.state.services
+    request_id = new_request_id()
+    path = "/" + request.path_params.get("path", "")
+    try:
+        endpoint = services.registry.resolve(path)
+        if endpoint is None:
+            if services.registry.planned(path):
+                raise NotFound(f"The endpoint {path} is not available in this Postroom version yet")
+            raise NotFound(f"Unknown endpoint {path}")
+        if request.method not in endpoint.methods:
+            raise MethodNotAllowed(f"The endpoint {path} does not accept {request.method}")
+        limit = services.settings.max_email_body if endpoint.path.startswith("/email/") \
+            else services.settings.max_api_body
+        body = decode_json_object(await read_body(request, limit))
+        principal = await services.keys.authenticate(key_from(request.headers, body))
+        if not principal.may_call(endpoint.path):
+            raise Forbidden("You do not have permission to access this API endpoint")
+        call = Call(services, principal, body, request_id, client_ip(request))
+        return envelope(request_id, await endpoint.handler(call))
+    except PostroomError as exc:
+        return error_envelope(request_id, exc)
+    except Exception:
+        log.exception("unexpected error in %s (request_id=%s)", path, request_id)
+        return error_envelope(request_id, PostroomError("An unexpected error occurred; see the server log"))

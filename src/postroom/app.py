@@ -1,0 +1,101 @@
+"""build_app(settings): wires storage, services, routes and the in-process delivery worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from postroom.api.envelope import JSONResponse, error_envelope
+from postroom.api.openapi import build_openapi
+from postroom.api.v3 import dispatch
+from postroom.errors import MethodNotAllowed, NotFound, PostroomError
+from postroom.features.api_keys.service import Bootstrap, bootstrap
+from postroom.features.messages.routes import routes as message_routes
+from postroom.ids import new_request_id
+from postroom.services import Services, build_services
+from postroom.settings import Settings
+from postroom.storage.database import Database
+from postroom.storage.migrate import upgrade
+from postroom.web.routes import routes as web_routes
+
+log = logging.getLogger(__name__)
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def prepare(settings: Settings, reset_key: bool = False) -> tuple[Database, Bootstrap]:
+    """Create the data dir, migrate the database and make sure the bootstrap key exists."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
+    upgrade(db.engine)
+    boot = db.write_sync(lambda conn: bootstrap(conn, settings.api_key, reset_key))
+    return db, boot
+
+
+async def healthz(request: Request) -> Response:
+    ok = await request.app.state.services.db.ping()
+    return JSONResponse({"status": "ok" if ok else "database unreachable"}, status_code=200 if ok else 503)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_envelope(new_request_id(), MethodNotAllowed(f"{request.method} is not allowed here"))
+    if exc.status_code == 404:
+        return error_envelope(new_request_id(), NotFound(f"Unknown path {request.url.path}"))
+    err = PostroomError(str(exc.detail))
+    err.status = exc.status_code
+    return error_envelope(new_request_id(), err)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    request_id = new_request_id()
+    log.exception("unexpected error in %s (request_id=%s)", request.url.path, request_id, exc_info=exc)
+    return error_envelope(request_id, PostroomError("An unexpected error occurred; see the server log"))
+
+
+def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> Starlette:
+    services = build_services(settings, db)
+    workers = settings.workers if run_workers is None else run_workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db.start()
+        task = asyncio.create_task(services.worker.run()) if workers else None
+        try:
+            yield
+        finally:
+            services.worker.stop()
+            if task is not None:
+                await task
+            db.writer.stop()
+
+    routes: list[Any] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/v3/openapi.json", openapi, methods=["GET"]),
+        Route("/v3/{path:path}", dispatch, methods=ALL_METHODS),
+        *message_routes,
+        *web_routes,
+    ]
+    app = Starlette(
+        routes=routes, lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.services = services
+    app.state.openapi = build_openapi(services.registry)
+    return app
+
+
+__all__ = ["Services", "build_app", "prepare"]

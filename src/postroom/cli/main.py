@@ -1,0 +1,94 @@
+"""The `postroom` command: serve, migrate, keys."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from postroom.errors import ConfigError
+from postroom.settings import Settings, load_settings
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return load_settings(flags={k: v for k, v in flags.items() if v is not None})
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _common(fn: Any) -> Any:
+    fn = click.option("--data-dir", type=click.Path(path_type=Path), help="POSTROOM_DATA_DIR")(fn)
+    fn = click.option("--database-url", help="POSTROOM_DATABASE_URL (sqlite:///… or postgresql://…)")(fn)
+    return fn
+
+
+@click.group()
+def main() -> None:
+    """Postroom: a self-hosted email delivery server that speaks the SMTP2GO API v3."""
+
+
+@main.command()
+@_common
+@click.option("--http-host", help="POSTROOM_HTTP_HOST (default 127.0.0.1)")
+@click.option("--http-port", type=int, help="POSTROOM_HTTP_PORT (default 8080)")
+@click.option("--delivery-mode", help="POSTROOM_DELIVERY_MODE (capture)")
+@click.option("--workers/--no-workers", default=None, help="run delivery workers in this process")
+@click.option("--reset-api-key", is_flag=True, help="give the bootstrap key a new secret and print it")
+def serve(reset_api_key: bool, **flags: Any) -> None:
+    """Run the HTTP API, the web pages and the delivery workers."""
+    import uvicorn
+
+    from postroom.app import build_app, prepare
+
+    settings = _settings(**flags)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db, boot = prepare(settings, reset_key=reset_api_key)
+    app = build_app(settings, db)
+    click.echo(f"Postroom is listening: {settings.base_url}  (web page http://{settings.http_host}:{settings.http_port}/)")
+    click.echo(f"Delivery mode: {settings.delivery_mode}; database: {db.engine.url.render_as_string()}")
+    if boot.shown_key:
+        click.echo(f"API key (shown once, keep it): {boot.shown_key}")
+    else:
+        click.echo(f"API key: the existing bootstrap key {boot.key_id}… (use --reset-api-key for a new one)")
+    sys.stdout.flush()
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level,
+                access_log=False, loop="uvloop", http="httptools", server_header=False)
+
+
+@main.command()
+@_common
+def migrate(**flags: Any) -> None:
+    """Apply database migrations."""
+    from postroom.storage.database import Database
+    from postroom.storage.migrate import upgrade
+
+    settings = _settings(**flags)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    upgrade(db.engine)
+    click.echo("database is up to date")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@_common
+@click.option("--permissions", multiple=True, help="canonical path with wildcards, e.g. /email/*; repeatable")
+@click.option("--description", default="", help="what the key is for")
+def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) -> None:
+    """Create an API key on the master account and print it (shown once)."""
+    from postroom.app import prepare
+    from postroom.features.api_keys import service
+
+    settings = _settings(**flags)
+    db, _ = prepare(settings)
+    grants = [g for p in permissions for g in p.replace(",", " ").split()]
+    key = db.write_sync(lambda c: service.create_key(c, service.ensure_master_account(c), grants, description))
+    click.echo(key)

@@ -1,0 +1,1 @@
+"""features api_keys package."""

@@ -1,0 +1,56 @@
+"""SQL for accounts, API keys and the server's own state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from postroom.storage.tables import accounts, api_keys, server_state
+
+
+def master_account_id(conn: Connection) -> str | None:
+    return conn.execute(select(accounts.c.id).where(accounts.c.parent_id.is_(None)).limit(1)).scalar()
+
+
+def insert_account(conn: Connection, account_id: str, name: str, now: datetime) -> None:
+    conn.execute(insert(accounts).values(id=account_id, name=name, parent_id=None, created_at=now))
+
+
+def insert_key(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(api_keys).values(**row))
+
+
+def count_keys(conn: Connection, account_id: str) -> int:
+    return len(conn.execute(select(api_keys.c.id).where(api_keys.c.account_id == account_id)).all())
+
+
+def key_by_hash(conn: Connection, key_hash: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(api_keys, accounts.c.name.label("account_name"))
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.key_hash == key_hash)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def key_by_id(conn: Connection, key_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(api_keys, accounts.c.name.label("account_name"))
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.id == key_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def replace_key_hash(conn: Connection, key_id: str, key_hash: str) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(key_hash=key_hash))
+
+
+def get_state(conn: Connection, name: str) -> str | None:
+    return conn.execute(select(server_state.c.value).where(server_state.c.name == name)).scalar()
+
+
+def set_state(conn: Connection, name: str, value: str) -> None:
+    conn.execute(insert(server_state).values(name=name, value=value))

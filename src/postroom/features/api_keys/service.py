@@ -1,0 +1,166 @@
+"""API keys: the bootstrap key, creating keys, and authenticating a request's key.
+
+Keys are stored only as a SHA-256 hash; a key's identity (and its `username` in activity) is its
+first 16 characters. Raises MalformedKey for a missing or malformed key and InvalidKey for an
+unknown or blocked one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from postroom.errors import InvalidKey, MalformedKey
+from postroom.features.api_keys import repo
+from postroom.features.api_keys.permissions import ALL, allows, normalize_grant
+from postroom.ids import new_account_id, new_api_key
+from postroom.settings import API_KEY_PATTERN
+from postroom.storage.database import Database
+
+MASTER_ACCOUNT_NAME = "Master account"
+BOOTSTRAP_STATE = "bootstrap_key_id"
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's identity, its account and what it may call."""
+
+    key_id: str
+    account_id: str
+    account_name: str
+    endpoints: tuple[str, ...]
+
+    @property
+    def username(self) -> str:
+        return self.key_id
+
+    def may_call(self, path: str) -> bool:
+        return allows(self.endpoints, path)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """What start-up did about the bootstrap key; `shown_key` is set only when it must be printed."""
+
+    key_id: str
+    shown_key: str | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.upper().encode()).hexdigest()
+
+
+def key_id_of(key: str) -> str:
+    return key[:16]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_key(conn: Connection, account_id: str, endpoints: list[str], description: str = "") -> str:
+    """Store a new key for the account and return the full key (the only time it is known)."""
+    key = new_api_key()
+    _store_key(conn, key, account_id, endpoints, description)
+    return key
+
+
+def _store_key(conn: Connection, key: str, account_id: str, endpoints: list[str], description: str) -> None:
+    grants = [normalize_grant(g) for g in endpoints] or [ALL]
+    repo.insert_key(
+        conn,
+        {
+            "id": key_id_of(key),
+            "account_id": account_id,
+            "key_hash": hash_key(key),
+            "description": description,
+            "endpoints": grants,
+            "status": "allowed",
+            "created_at": _now(),
+        },
+    )
+
+
+def ensure_master_account(conn: Connection) -> str:
+    account_id = repo.master_account_id(conn)
+    if account_id is None:
+        account_id = new_account_id()
+        repo.insert_account(conn, account_id, MASTER_ACCOUNT_NAME, _now())
+    return account_id
+
+
+def bootstrap(conn: Connection, fixed_key: str = "", reset: bool = False) -> Bootstrap:
+    """Make sure the master account and a full-permission key exist.
+
+    A generated key is returned for printing once; a key given in settings is stored but never
+    echoed; an existing bootstrap key is left alone unless `reset` asks for a new secret.
+    """
+    account_id = ensure_master_account(conn)
+    existing = repo.get_state(conn, BOOTSTRAP_STATE)
+    if fixed_key:
+        if repo.key_by_hash(conn, hash_key(fixed_key)) is None:
+            _store_key(conn, fixed_key, account_id, [ALL], "bootstrap key (from settings)")
+        if existing is None:
+            repo.set_state(conn, BOOTSTRAP_STATE, key_id_of(fixed_key))
+        return Bootstrap(key_id_of(fixed_key), None)
+    if existing is not None and not reset:
+        return Bootstrap(existing, None)
+    key = new_api_key()
+    if existing is not None:
+        repo.replace_key_hash(conn, existing, hash_key(key))
+        return Bootstrap(existing, key)
+    _store_key(conn, key, account_id, [ALL], "bootstrap key")
+    repo.set_state(conn, BOOTSTRAP_STATE, key_id_of(key))
+    return Bootstrap(key_id_of(key), key)
+
+
+class KeyAuthenticator:
+    """Resolves keys to principals, caching each lookup for a few seconds to keep the hot path fast."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, key: str | None) -> Principal:
+        if not key:
+            raise MalformedKey("No API key was provided")
+        if not API_KEY_PATTERN.match(key):
+            raise MalformedKey("The API key is malformed: expected 'api-' followed by 32 characters")
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            principal = cached[1]
+        else:
+            principal = await self._db.read(lambda conn: _load_principal(conn, digest))
+            if len(self._cache) > 10000:
+                self._cache.clear()
+            self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        if principal is None:
+            raise InvalidKey("The API key is not valid")
+        return principal
+
+    async def by_key_id(self, key_id: str) -> Principal | None:
+        """The principal of a key given its 16-character identity (used by web sessions)."""
+        return await self._db.read(lambda conn: _principal_of(repo.key_by_id(conn, key_id)))
+
+
+def _load_principal(conn: Connection, digest: str) -> Principal | None:
+    return _principal_of(repo.key_by_hash(conn, digest))
+
+
+def _principal_of(row: dict[str, object] | None) -> Principal | None:
+    if row is None or row["status"] == "blocked":
+        return None
+    endpoints = row["endpoints"]
+    assert isinstance(endpoints, list)
+    return Principal(
+        key_id=str(row["id"]),
+        account_id=str(row["account_id"]),
+        account_name=str(row["account_name"]),
+        endpoints=tuple(str(e) for e in endpoints),
+    )

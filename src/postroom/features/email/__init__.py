@@ -1,0 +1,1 @@
+"""features email package."""

@@ -1,0 +1,245 @@
+"""The send path: validate, compose, and store durably before answering.
+
+Raises InvalidInput for a field that fails validation and NotFound for a template that does not
+exist. Policy refusals (none exist yet: allow lists and suppressions come later) will be reported
+in `failures` with HTTP 200, as decisions.md requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from postroom.clock import utcnow
+from postroom.errors import InvalidInput, NotFound, PostroomError
+from postroom.features.api_keys.service import Principal
+from postroom.features.email import repo
+from postroom.features.email.schemas import (
+    BatchItemError,
+    FastAcceptResult,
+    FileItem,
+    MimeRequest,
+    SendRequest,
+    SendResult,
+)
+from postroom.ids import new_email_id
+from postroom.mail.addresses import Address, parse_address
+from postroom.mail.compose import Composition, Part, compose
+from postroom.mail.html_text import html_to_text
+from postroom.mail.parse import read_submitted, strip_bcc
+from postroom.storage.database import Database
+
+FORBIDDEN_HEADERS = {"content-type", "content-transfer-encoding", "mime-version", "bcc"}
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # RFC 5322 §3.6.8 ftext
+MAX_RECIPIENTS_PER_FIELD = 100
+
+
+def _address(field: str, value: str) -> Address:
+    try:
+        return parse_address(value)
+    except ValueError:
+        raise InvalidInput(
+            field,
+            f"The field '{field}' was expecting a valid RFC-822 formatted email field but found "
+            f"'{value}', Please correct your JSON payload and try again.",
+        ) from None
+
+
+def _addresses(field: str, values: list[str]) -> list[Address]:
+    return [_address(field, v) for v in values]
+
+
+def _no_line_breaks(field: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise InvalidInput(field, f"The field '{field}' must not contain line breaks")
+
+
+def _headers(items: list[Any]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, value = item.header.strip(), item.value
+        if not _HEADER_NAME.match(name):
+            raise InvalidInput("custom_headers", f"'{name}' is not a valid header name")
+        if name.lower() in FORBIDDEN_HEADERS:
+            raise InvalidInput("custom_headers", f"The header '{name}' is not allowed in custom_headers")
+        _no_line_breaks("custom_headers", value)
+        out.append((name, value))
+    return out
+
+
+def _files(field: str, items: list[FileItem], inline: bool) -> list[Part]:
+    parts = []
+    for item in items:
+        _no_line_breaks(field, item.filename)
+        if not item.fileblob:
+            reason = "fetching attachments by url is not supported" if item.url else "fileblob is required"
+            raise InvalidInput(field, f"The field '{field}' item '{item.filename}': {reason}")
+        try:
+            content = base64.b64decode(item.fileblob, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(field, f"The field '{field}' item '{item.filename}' is not valid base64") from None
+        cid = (item.cid or item.filename) if inline else ""
+        parts.append(Part(filename=item.filename, content=content, mimetype=item.mimetype, cid=cid.strip("<>")))
+    return parts
+
+
+def _dedupe(addresses: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for addr in addresses:
+        if addr.lower() not in seen:
+            seen.add(addr.lower())
+            out.append(addr)
+    return out
+
+
+def _attachment_meta(parts: list[Part]) -> list[dict[str, Any]]:
+    return [{"filename": p.filename, "mimetype": p.content_type, "size": len(p.content)} for p in parts]
+
+
+class EmailService:
+    """Accepts messages from any door (API send, API MIME, later SMTP) into the same store."""
+
+    def __init__(self, db: Database, max_size: int, on_accepted: Callable[[], None] = lambda: None) -> None:
+        self._db = db
+        self._max_size = max_size
+        self._on_accepted = on_accepted
+
+    def prepare_send(self, principal: Principal, req: SendRequest, client_ip: str) -> repo.StoredMessage:
+        """Validate and compose an /email/send body; raise InvalidInput or NotFound."""
+        if req.template_id:
+            raise NotFound(f"Template '{req.template_id}' not found")
+        if req.schedule is not None:
+            raise InvalidInput("schedule", "Scheduled sending is not available in this Postroom version yet")
+        if req.version not in (1, 2):
+            raise InvalidInput("version", "The field 'version' must be 1 or 2")
+        sender = _address("sender", req.sender)
+        to, cc, bcc = _addresses("to", req.to), _addresses("cc", req.cc), _addresses("bcc", req.bcc)
+        if not to:
+            raise InvalidInput("to", "The field 'to' needs at least one recipient")
+        reply_values = [req.reply_to] if isinstance(req.reply_to, str) and req.reply_to else list(req.reply_to)
+        reply_to = _addresses("reply_to", reply_values)
+        _no_line_breaks("subject", req.subject)
+        if not (req.text_body or req.html_body):
+            raise InvalidInput("text_body", "One of 'text_body', 'html_body' or 'template_id' is required")
+        headers = _headers(req.custom_headers)
+        attachments = _files("attachments", req.attachments, inline=False)
+        inlines = _files("inlines", req.inlines, inline=True)
+        email_id = new_email_id()
+        raw = compose(
+            Composition(
+                sender=sender, to=to, cc=cc, subject=req.subject, message_id=f"<{email_id}@{sender.domain}>",
+                date=datetime.now(UTC), text=req.text_body or (html_to_text(req.html_body) if req.html_body else ""),
+                html=req.html_body, reply_to=reply_to, headers=headers, attachments=attachments,
+                inlines=inlines, version=req.version,
+            )
+        )
+        self._check_size(raw)
+        return repo.StoredMessage(
+            email_id=email_id, account_id=principal.account_id, username=principal.username, source="api",
+            client_ip=client_ip, sender=sender.addr, from_header=sender.header(),
+            to=[a.addr for a in to], cc=[a.addr for a in cc], bcc=[a.addr for a in bcc],
+            reply_to=", ".join(a.addr for a in reply_to) or _header_value(headers, "reply-to"),
+            subject=req.subject, raw=raw, attachments=_attachment_meta(attachments + inlines),
+            recipients=_dedupe([a.addr for a in to + cc + bcc]),
+        )
+
+    def prepare_mime(self, principal: Principal, req: MimeRequest, client_ip: str) -> repo.StoredMessage:
+        """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
+        if req.schedule is not None:
+            raise InvalidInput("schedule", "Scheduled sending is not available in this Postroom version yet")
+        try:
+            raw = base64.b64decode(req.mime_email, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("mime_email", "The field 'mime_email' is not valid base64") from None
+        try:
+            head = read_submitted(raw)
+        except ValueError as exc:
+            raise InvalidInput("mime_email", f"The message has an invalid address: '{exc}'") from None
+        if head.sender is None:
+            raise InvalidInput("mime_email", "The message has no valid From header")
+        recipients = _dedupe([a.addr for a in head.to + head.cc + head.bcc])
+        if not recipients:
+            raise InvalidInput("mime_email", "The message has no recipients in To, Cc or Bcc")
+        if len(head.to) > MAX_RECIPIENTS_PER_FIELD or len(head.cc) > MAX_RECIPIENTS_PER_FIELD:
+            raise InvalidInput("mime_email", "At most 100 recipients per To, Cc and Bcc header")
+        email_id = new_email_id()
+        raw = _complete_headers(strip_bcc(raw), head.message_id, head.has_date, email_id, head.sender.domain)
+        self._check_size(raw)
+        return repo.StoredMessage(
+            email_id=email_id, account_id=principal.account_id, username=principal.username, source="mime",
+            client_ip=client_ip, sender=head.sender.addr, from_header=head.sender.header(),
+            to=[a.addr for a in head.to], cc=[a.addr for a in head.cc], bcc=[a.addr for a in head.bcc],
+            reply_to=head.reply_to, subject=head.subject, raw=raw, attachments=[], recipients=recipients,
+        )
+
+    def _check_size(self, raw: bytes) -> None:
+        if len(raw) > self._max_size:
+            raise InvalidInput("body", f"The message is larger than the limit of {self._max_size} bytes")
+
+    async def accept(self, message: repo.StoredMessage) -> str:
+        """Store the message, its deliveries and events; returns after the commit is durable."""
+        now = utcnow()
+        await self._db.write(lambda conn: repo.insert_message(conn, message, now))
+        self._on_accepted()
+        return message.email_id
+
+    async def send(
+        self, principal: Principal, req: SendRequest, client_ip: str
+    ) -> SendResult | FastAcceptResult:
+        email_id = await self.accept(self.prepare_send(principal, req, client_ip))
+        return FastAcceptResult(email_id) if req.fastaccept else SendResult(1, 0, [], email_id)
+
+    async def send_mime(
+        self, principal: Principal, req: MimeRequest, client_ip: str
+    ) -> SendResult | FastAcceptResult:
+        email_id = await self.accept(self.prepare_mime(principal, req, client_ip))
+        return FastAcceptResult(email_id) if req.fastaccept else SendResult(1, 0, [], email_id)
+
+    async def send_batch(
+        self, principal: Principal, items: list[SendRequest | PostroomError], client_ip: str
+    ) -> list[SendResult | BatchItemError]:
+        """Each item on its own: invalid ones report their error, valid ones are stored."""
+        prepared: list[repo.StoredMessage | PostroomError] = []
+        for item in items:
+            if isinstance(item, PostroomError):
+                prepared.append(item)
+                continue
+            try:
+                prepared.append(self.prepare_send(principal, item, client_ip))
+            except PostroomError as exc:
+                prepared.append(exc)
+        stored = await asyncio.gather(
+            *(self.accept(p) for p in prepared if not isinstance(p, PostroomError))
+        )
+        ids = iter(stored)
+        return [_batch_error(p) if isinstance(p, PostroomError) else SendResult(1, 0, [], next(ids))
+                for p in prepared]
+
+
+def _batch_error(exc: PostroomError) -> BatchItemError:
+    data = exc.data()
+    return BatchItemError(
+        succeeded=0, failed=1, failures=[exc.message], email_id="", error=data["error"],
+        error_code=data["error_code"], field_validation_errors=data.get("field_validation_errors", {}),
+    )
+
+
+def _header_value(headers: list[tuple[str, str]], name: str) -> str:
+    return next((v for n, v in headers if n.lower() == name), "")
+
+
+def _complete_headers(raw: bytes, message_id: str, has_date: bool, email_id: str, domain: str) -> bytes:
+    """Prepend Message-ID and Date when the submitted message lacks them (RFC 5322 §3.6)."""
+    extra = b""
+    if not message_id:
+        extra += f"Message-ID: <{email_id}@{domain}>\r\n".encode()
+    if not has_date:
+        extra += f"Date: {format_datetime(datetime.now(UTC))}\r\n".encode()
+    return extra + raw

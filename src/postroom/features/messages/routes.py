@@ -1,0 +1,74 @@
+"""The capture API under /api/v1/messages, authenticated by the same API keys (header or Bearer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from postroom.api.auth import key_from
+from postroom.api.body import convert
+from postroom.api.envelope import JSONResponse, error_envelope
+from postroom.errors import Forbidden, PostroomError
+from postroom.features.api_keys.service import Principal
+from postroom.features.messages.schemas import ListQuery
+from postroom.ids import new_request_id
+
+if TYPE_CHECKING:
+    from postroom.services import Services
+
+log = logging.getLogger(__name__)
+Inner = Callable[[Request, "Services", Principal], Awaitable[Response]]
+
+
+def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate, check that the key's permissions cover the request path, then run."""
+
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        try:
+            principal = await services.keys.authenticate(key_from(request.headers))
+            if not principal.may_call(request.url.path):
+                raise Forbidden("You do not have permission to access this API endpoint")
+            return await inner(request, services, principal)
+        except PostroomError as exc:
+            return error_envelope(new_request_id(), exc)
+        except Exception:
+            request_id = new_request_id()
+            log.exception("unexpected error in %s (request_id=%s)", request.url.path, request_id)
+            return error_envelope(request_id, PostroomError("An unexpected error occurred"))
+
+    return endpoint
+
+
+async def list_messages(request: Request, services: Services, principal: Principal) -> Response:
+    params: dict[str, Any] = dict(request.query_params)
+    if "from" in params:
+        params["from_"] = params.pop("from")
+    query = convert(params, ListQuery)
+    return JSONResponse(await services.messages.list(principal, query))
+
+
+async def delete_messages(request: Request, services: Services, principal: Principal) -> Response:
+    return JSONResponse({"deleted": await services.messages.delete_all(principal)})
+
+
+async def get_message(request: Request, services: Services, principal: Principal) -> Response:
+    return JSONResponse(await services.messages.get(principal, request.path_params["email_id"]))
+
+
+async def get_raw(request: Request, services: Services, principal: Principal) -> Response:
+    raw = await services.messages.raw(principal, request.path_params["email_id"])
+    return Response(raw, media_type="message/rfc822")
+
+
+routes = [
+    Route("/api/v1/messages", _guarded(list_messages), methods=["GET"]),
+    Route("/api/v1/messages", _guarded(delete_messages), methods=["DELETE"]),
+    Route("/api/v1/messages/{email_id}", _guarded(get_message), methods=["GET"]),
+    Route("/api/v1/messages/{email_id}/raw", _guarded(get_raw), methods=["GET"]),
+]

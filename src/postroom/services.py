@@ -1,0 +1,41 @@
+"""The process's services, built once from settings and shared by every door (HTTP, web, CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from postroom.api.registry import Registry
+from postroom.delivery.transports.capture import CaptureTransport
+from postroom.delivery.worker import DeliveryWorker
+from postroom.features.activity import routes as activity_routes
+from postroom.features.activity.service import ActivityService
+from postroom.features.api_keys.service import KeyAuthenticator
+from postroom.features.email import routes as email_routes
+from postroom.features.email.service import EmailService
+from postroom.features.messages.service import MessageService
+from postroom.settings import Settings
+from postroom.storage.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    registry: Registry
+    keys: KeyAuthenticator
+    email: EmailService
+    activity: ActivityService
+    messages: MessageService
+    worker: DeliveryWorker
+
+
+def build_services(settings: Settings, db: Database) -> Services:
+    registry = Registry()
+    email_routes.register(registry)
+    activity_routes.register(registry)
+    worker = DeliveryWorker(db, CaptureTransport())
+    return Services(
+        settings=settings, db=db, registry=registry, keys=KeyAuthenticator(db),
+        email=EmailService(db, settings.max_email_body, on_accepted=worker.wake),
+        activity=ActivityService(db), messages=MessageService(db), worker=worker,
+    )

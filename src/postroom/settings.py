@@ -1,0 +1,142 @@
+"""One frozen settings object, built once at start: defaults <- postroom.toml <- POSTROOM_* env <- flags."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from postroom.errors import ConfigError
+
+DELIVERY_MODES = ("capture",)
+API_KEY_PATTERN = re.compile(r"^api-[0-9A-Fa-f]{32}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its default; `description` metadata feeds the README table."""
+
+    http_host: str = field(default="127.0.0.1", metadata={"description": "address the HTTP API listens on"})
+    http_port: int = field(default=8080, metadata={"description": "port of the HTTP API and web pages"})
+    data_dir: Path = field(
+        default=Path("./postroom-data"), metadata={"description": "folder for the SQLite database and files"}
+    )
+    database_url: str = field(
+        default="",
+        metadata={"description": "SQLAlchemy URL; empty means sqlite in the data dir; postgresql://… works"},
+    )
+    delivery_mode: str = field(
+        default="capture", metadata={"description": "capture: store every message, deliver nothing"}
+    )
+    api_key: str = field(
+        default="", metadata={"description": "fixed bootstrap API key (api-<32 hex>); never echoed"}
+    )
+    max_email_body: int = field(
+        default=50 * 1024 * 1024, metadata={"description": "request body limit for /v3/email/* in bytes"}
+    )
+    max_api_body: int = field(
+        default=1024 * 1024, metadata={"description": "request body limit for other endpoints in bytes"}
+    )
+    workers: bool = field(default=True, metadata={"description": "run delivery workers inside serve"})
+    sqlite_synchronous: str = field(
+        default="FULL", metadata={"description": "SQLite synchronous pragma (FULL survives power loss)"}
+    )
+    log_level: str = field(default="info", metadata={"description": "debug, info, warning or error"})
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'postroom.sqlite3').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}/v3/"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    """Convert a raw value from toml, env or flags to the setting's type, or raise ConfigError."""
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("expected true/false")
+        if kind in (int, "int"):
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return int(value)
+        if kind in (Path, "Path"):
+            return Path(str(value))
+        return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r}: invalid value {value!r} ({exc})") from None
+
+
+def _validate(s: Settings) -> None:
+    if s.delivery_mode not in DELIVERY_MODES:
+        raise ConfigError(
+            f"setting 'delivery_mode': {s.delivery_mode!r} is not one of {', '.join(DELIVERY_MODES)}"
+        )
+    if not 0 < s.http_port < 65536:
+        raise ConfigError(f"setting 'http_port': {s.http_port} is not a TCP port")
+    if s.api_key and not API_KEY_PATTERN.match(s.api_key):
+        raise ConfigError("setting 'api_key': expected 'api-' followed by 32 hexadecimal characters")
+    if s.database_url and not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", s.database_url):
+        raise ConfigError("setting 'database_url': expected sqlite:///path or postgresql://…")
+    if s.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ConfigError("setting 'sqlite_synchronous': expected OFF, NORMAL, FULL or EXTRA")
+    if s.log_level.lower() not in {"debug", "info", "warning", "error"}:
+        raise ConfigError("setting 'log_level': expected debug, info, warning or error")
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    toml_path: Path | None = None,
+) -> Settings:
+    """Build and validate the settings; raise ConfigError with a readable message on a bad value."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    known = {f.name: f.type for f in fields(Settings)}
+    path = toml_path or Path(env.get("POSTROOM_CONFIG", "postroom.toml"))
+    if path.is_file():
+        try:
+            loaded = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for key, value in loaded.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, known[key], value)
+    for name, kind in known.items():
+        raw = env.get(f"POSTROOM_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, kind, raw)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, known[name], value)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(env var, default, description) rows for the README's configuration table."""
+    rows = []
+    for f in fields(Settings):
+        rows.append((f"POSTROOM_{f.name.upper()}", str(f.default), f.metadata.get("description", "")))
+    return rows

@@ -1,0 +1,109 @@
+"""The database schema: one SQLAlchemy MetaData that migrations are written from."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Integer primary keys that autoincrement on both SQLite and PostgreSQL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("parent_id", String(32), ForeignKey("accounts.id"), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # first 16 characters of the key: its identity
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("description", String(255), nullable=False, default=""),
+    Column("endpoints", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="allowed"),
+    Column("created_at", DateTime, nullable=False),
+)
+
+server_state = Table(
+    "server_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("email_id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("source", String(16), nullable=False),  # api, mime, smtp
+    Column("client_ip", String(64), nullable=False, default=""),
+    Column("sender", String(998), nullable=False),  # envelope sender (bare address)
+    Column("from_header", Text, nullable=False),  # From as written in the message
+    Column("to_addrs", JSON, nullable=False),
+    Column("cc_addrs", JSON, nullable=False),
+    Column("bcc_addrs", JSON, nullable=False),
+    Column("reply_to", Text, nullable=False, default=""),
+    Column("subject", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("attachments", JSON, nullable=False),  # [{filename, mimetype, size}]
+    Column("raw", LargeBinary, nullable=False),
+    Index("ix_messages_account_created", "account_id", "created_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email_id", String(32), ForeignKey("messages.email_id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", String(32), nullable=False),
+    Column("recipient", String(998), nullable=False),
+    Column("status", String(16), nullable=False),  # queued, delivered, deferred, bounced
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_response", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_email", "email_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), nullable=False),
+    Column("email_id", String(32), ForeignKey("messages.email_id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", BigId, nullable=True),
+    Column("recipient", String(998), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("smtp_response", Text, nullable=False, default=""),
+    Column("host", String(255), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Index("ix_events_account_created", "account_id", "created_at"),
+    Index("ix_events_email", "email_id"),
+)
