@@ -16,11 +16,15 @@ class CustomHeader(Struct):
 
 
 class FileItem(Struct):
-    """An attachment or an inline. `cid` is the seed's name for an inline's Content-ID."""
+    """An attachment or an inline. `cid` is the seed's name for an inline's Content-ID.
+
+    `mimetype` may be `false`: smtp2go-nodejs sends what `mime-types` `lookup()` returns, which is
+    false for an extension it does not know. Any boolean means "not given".
+    """
 
     filename: Annotated[str, Meta(max_length=255)]
     fileblob: str = ""
-    mimetype: str = ""
+    mimetype: str | bool = ""
     url: str = ""
     cid: str = ""
 

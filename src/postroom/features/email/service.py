@@ -85,7 +85,8 @@ def _files(field: str, items: list[FileItem], inline: bool) -> list[Part]:
         except (binascii.Error, ValueError):
             raise InvalidInput(field, f"The field '{field}' item '{item.filename}' is not valid base64") from None
         cid = (item.cid or item.filename) if inline else ""
-        parts.append(Part(filename=item.filename, content=content, mimetype=item.mimetype, cid=cid.strip("<>")))
+        mimetype = item.mimetype if isinstance(item.mimetype, str) else ""
+        parts.append(Part(filename=item.filename, content=content, mimetype=mimetype, cid=cid.strip("<>")))
     return parts
 
 

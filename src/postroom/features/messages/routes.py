@@ -46,10 +46,7 @@ def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def list_messages(request: Request, services: Services, principal: Principal) -> Response:
-    params: dict[str, Any] = dict(request.query_params)
-    if "from" in params:
-        params["from_"] = params.pop("from")
-    query = convert(params, ListQuery)
+    query = convert(dict(request.query_params), ListQuery)
     return JSONResponse(await services.messages.list(principal, query))
 
 
