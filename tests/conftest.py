@@ -57,8 +57,15 @@ def pg_database() -> Iterator[str]:
 def _empty_pg(url: str) -> None:
     engine = create_engine(normalize_url(url))
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname='public' AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
     engine.dispose()
@@ -107,15 +114,18 @@ class RunningServer:
         raise AssertionError(f"expected {count} events for {email_id}, got {events}")
 
 
-def start_server(database_url: str, data_dir: Path, **overrides: Any) -> tuple[uvicorn.Server, threading.Thread, RunningServer]:
+def start_server(
+    database_url: str, data_dir: Path, **overrides: Any
+) -> tuple[uvicorn.Server, threading.Thread, RunningServer]:
     port = free_port()
     env = {"POSTROOM_API_KEY": TEST_KEY, "POSTROOM_SQLITE_SYNCHRONOUS": "NORMAL"}
     flags = {"http_port": port, "data_dir": data_dir, "database_url": database_url, **overrides}
     settings = load_settings(flags=flags, env=env, toml_path=data_dir / "none.toml")
     db, _ = prepare(settings)
     app = build_app(settings, db)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            loop="asyncio", http="h11")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio", http="h11"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -90,7 +90,8 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         *web_routes,
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan,
+        routes=routes,
+        lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.services = services

@@ -1,17 +1,17 @@
 """The exception tree of Postroom and its single mapping to API envelopes.
 
-    PostroomError
-     ├── ConfigError          a bad setting, reported once at start
-     ├── InvalidInput         a field fails validation (400 NON_VALIDATING_IN_PAYLOAD)
-     ├── AuthError
-     │    ├── MalformedKey    missing or malformed API key (401 INVALID_IN_PAYLOAD)
-     │    └── InvalidKey      well-formed key that is unknown or blocked (401 API_EXCEPTION)
-     ├── Forbidden            key lacks permission (403 ENDPOINT_PERMISSION_DENIED)
-     ├── NotFound             the thing named does not exist (404 API_EXCEPTION)
-     ├── Conflict             valid request that cannot be done (402 API_EXCEPTION)
-     ├── MethodNotAllowed     wrong HTTP method on a known path (405 API_EXCEPTION)
-     ├── RateLimited          too many requests (429 REQ_LIMIT_EXCEEDED)
-     └── StorageUnavailable   the database cannot take the write (503 API_EXCEPTION)
+PostroomError
+ ├── ConfigError          a bad setting, reported once at start
+ ├── InvalidInput         a field fails validation (400 NON_VALIDATING_IN_PAYLOAD)
+ ├── AuthError
+ │    ├── MalformedKey    missing or malformed API key (401 INVALID_IN_PAYLOAD)
+ │    └── InvalidKey      well-formed key that is unknown or blocked (401 API_EXCEPTION)
+ ├── Forbidden            key lacks permission (403 ENDPOINT_PERMISSION_DENIED)
+ ├── NotFound             the thing named does not exist (404 API_EXCEPTION)
+ ├── Conflict             valid request that cannot be done (402 API_EXCEPTION)
+ ├── MethodNotAllowed     wrong HTTP method on a known path (405 API_EXCEPTION)
+ ├── RateLimited          too many requests (429 REQ_LIMIT_EXCEEDED)
+ └── StorageUnavailable   the database cannot take the write (503 API_EXCEPTION)
 """
 
 from __future__ import annotations

@@ -35,7 +35,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     activity_routes.register(registry)
     worker = DeliveryWorker(db, CaptureTransport())
     return Services(
-        settings=settings, db=db, registry=registry, keys=KeyAuthenticator(db),
+        settings=settings,
+        db=db,
+        registry=registry,
+        keys=KeyAuthenticator(db),
         email=EmailService(db, settings.max_email_body, on_accepted=worker.wake),
-        activity=ActivityService(db), messages=MessageService(db), worker=worker,
+        activity=ActivityService(db),
+        messages=MessageService(db),
+        worker=worker,
     )

@@ -45,7 +45,10 @@ def test_malformed_or_non_object_json_is_400(server: RunningServer, body: bytes)
     with server.client() as c:
         r = c.post("/v3/email/send", content=body, headers={"X-Smtp2go-Api-Key": server.key})
     data = _assert_error(r, 400, "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD")
-    assert data["field_validation_errors"] == {"fieldname": "body", "message": data["field_validation_errors"]["message"]}  # type: ignore[index]
+    assert data["field_validation_errors"] == {
+        "fieldname": "body",
+        "message": data["field_validation_errors"]["message"],
+    }  # type: ignore[index]
 
 
 def test_body_over_limit_is_400(server: RunningServer) -> None:
@@ -56,8 +59,11 @@ def test_body_over_limit_is_400(server: RunningServer) -> None:
 
 
 def test_email_body_over_50_mib_is_400_and_nothing_stored(server: RunningServer) -> None:
-    body = b'{"sender":"a@example.com","to":["b@example.com"],"subject":"s","text_body":"' + \
-        b"x" * (50 * 1024 * 1024) + b'"}'
+    body = (
+        b'{"sender":"a@example.com","to":["b@example.com"],"subject":"s","text_body":"'
+        + b"x" * (50 * 1024 * 1024)
+        + b'"}'
+    )
     with server.client() as c:
         r = c.post("/v3/email/send", content=body, headers={"X-Smtp2go-Api-Key": server.key})
         _assert_error(r, 400, "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD")
@@ -77,8 +83,11 @@ def test_content_type_is_irrelevant_and_empty_body_is_an_empty_object(server: Ru
     import json
 
     with server.client() as c:
-        r = c.post("/v3/email/send", content=json.dumps({"api_key": server.key, **SEND}),
-                   headers={"Content-Type": "text/plain"})
+        r = c.post(
+            "/v3/email/send",
+            content=json.dumps({"api_key": server.key, **SEND}),
+            headers={"Content-Type": "text/plain"},
+        )
         assert r.status_code == 200 and r.json()["data"]["succeeded"] == 1
         r = c.post("/v3/activity/search", headers={"X-Smtp2go-Api-Key": server.key})
         assert r.status_code == 200 and "events" in r.json()["data"]
@@ -87,24 +96,37 @@ def test_content_type_is_irrelevant_and_empty_body_is_an_empty_object(server: Ru
 def test_key_in_body_header_or_bearer(server: RunningServer) -> None:
     assert server.post("email/send", SEND).status_code == 200
     with server.client() as c:
-        assert c.post("/v3/email/send", json=SEND, headers={"X-Smtp2go-Api-Key": server.key}).status_code == 200
-        assert c.post("/v3/email/send", json=SEND,
-                      headers={"Authorization": f"Bearer {server.key}"}).status_code == 200
-        r = c.post("/v3/email/send", json={"api_key": server.key, **SEND},
-                   headers={"Authorization": "Bearer api-FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"})
+        assert (
+            c.post("/v3/email/send", json=SEND, headers={"X-Smtp2go-Api-Key": server.key}).status_code == 200
+        )
+        assert (
+            c.post("/v3/email/send", json=SEND, headers={"Authorization": f"Bearer {server.key}"}).status_code
+            == 200
+        )
+        r = c.post(
+            "/v3/email/send",
+            json={"api_key": server.key, **SEND},
+            headers={"Authorization": "Bearer api-FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
+        )
         _assert_error(r, 401, "E_ApiResponseCodes.API_EXCEPTION")
 
 
 def test_missing_malformed_and_unknown_keys_are_401(server: RunningServer) -> None:
     _assert_error(server.post("email/send", SEND, key=None), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD")
-    _assert_error(server.post("email/send", SEND, key="not-a-key"), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD")
-    _assert_error(server.post("email/send", SEND, key="api-" + "0" * 32), 401, "E_ApiResponseCodes.API_EXCEPTION")
+    _assert_error(
+        server.post("email/send", SEND, key="not-a-key"), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD"
+    )
+    _assert_error(
+        server.post("email/send", SEND, key="api-" + "0" * 32), 401, "E_ApiResponseCodes.API_EXCEPTION"
+    )
 
 
 def test_permission_is_checked_on_the_canonical_path(server: RunningServer) -> None:
     db = server.app.state.services.db
     key = db.write_sync(lambda c: create_key(c, ensure_master_account(c), ["/activity/*"]))
-    _assert_error(server.post("email/send", SEND, key=key), 403, "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED")
+    _assert_error(
+        server.post("email/send", SEND, key=key), 403, "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED"
+    )
     assert server.post("activity/search", {}, key=key).status_code == 200
     with server.client() as c:
         r = c.get("/api/v1/messages", headers={"X-Smtp2go-Api-Key": key})
@@ -121,4 +143,6 @@ def test_healthz_and_openapi(server: RunningServer) -> None:
     schema = spec["components"]["schemas"][ref]
     assert {"sender", "to"} <= set(schema["required"])
     assert schema["properties"]["to"]["maxItems"] == 100
-    assert {"/email/send", "/email/mime", "/email/batch", "/activity/search", "/email/search"} <= set(spec["paths"])
+    assert {"/email/send", "/email/mime", "/email/batch", "/activity/search", "/email/search"} <= set(
+        spec["paths"]
+    )

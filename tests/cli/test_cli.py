@@ -22,8 +22,20 @@ def _serve(data_dir: Path, env: dict[str, str] | None = None, *extra: str) -> tu
     """Start `postroom serve`, wait until healthy, stop it; returns (its output, port)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "postroom", "serve", "--data-dir", str(data_dir), "--http-port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "postroom",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--http-port",
+            str(port),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "POSTROOM_API_KEY": "", **(env or {})},
     )
     try:
@@ -62,7 +74,9 @@ def test_fixed_key_is_never_echoed_and_works(tmp_path: Path) -> None:
 
 
 def test_bad_setting_fails_with_clear_message(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path), "--delivery-mode", "smoke-signals"])
+    result = CliRunner().invoke(
+        main, ["serve", "--data-dir", str(tmp_path), "--delivery-mode", "smoke-signals"]
+    )
     assert result.exit_code != 0 and "delivery_mode" in result.output
 
 
@@ -70,8 +84,19 @@ def test_migrate_and_keys_create(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["migrate", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(main, ["keys", "create", "--data-dir", str(tmp_path), "--permissions", "/email/*",
-                                  "--permissions", "/activity/search"])
+    result = runner.invoke(
+        main,
+        [
+            "keys",
+            "create",
+            "--data-dir",
+            str(tmp_path),
+            "--permissions",
+            "/email/*",
+            "--permissions",
+            "/activity/search",
+        ],
+    )
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
     assert re.fullmatch(r"api-[0-9A-F]{32}", key)

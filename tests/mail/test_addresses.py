@@ -27,9 +27,22 @@ def test_accepted_forms(text: str, expected: Address) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "plainword", "a@", "@example.com", "a@@example.com", "a b@example.com", "Name <>",
-     "a@example.com, b@example.com", "a@example.com\r\nBcc: x@example.com", "<a@example.com",
-     "a..b@example.com", "a@-example.com", "a@example..com", "Name <a@example.com> trailing"],
+    [
+        "",
+        "plainword",
+        "a@",
+        "@example.com",
+        "a@@example.com",
+        "a b@example.com",
+        "Name <>",
+        "a@example.com, b@example.com",
+        "a@example.com\r\nBcc: x@example.com",
+        "<a@example.com",
+        "a..b@example.com",
+        "a@-example.com",
+        "a@example..com",
+        "Name <a@example.com> trailing",
+    ],
 )
 def test_refused_forms(text: str) -> None:
     with pytest.raises(ValueError):

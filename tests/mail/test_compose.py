@@ -13,8 +13,12 @@ from postroom.mail.compose import Composition, Part, compose
 
 def _compose(**kwargs: object) -> EmailMessage:
     base: dict[str, object] = dict(
-        sender=parse_address("Sender <s@example.com>"), to=[parse_address("t@example.com")], cc=[],
-        subject="Subject", message_id="<id@example.com>", date=datetime(2026, 1, 2, tzinfo=UTC),
+        sender=parse_address("Sender <s@example.com>"),
+        to=[parse_address("t@example.com")],
+        cc=[],
+        subject="Subject",
+        message_id="<id@example.com>",
+        date=datetime(2026, 1, 2, tzinfo=UTC),
     )
     base.update(kwargs)
     raw = compose(Composition(**base))  # type: ignore[arg-type]
@@ -36,23 +40,32 @@ PDF = Part("report.pdf", bytes(range(256)) * 10, "application/pdf")
 
 def test_version_2_tree() -> None:
     msg = _compose(text="t", html="<p>h</p>", inlines=[PNG], attachments=[PDF], version=2)
-    assert _tree(msg) == ("multipart/mixed", [
-        ("multipart/related", [("multipart/alternative", ["text/plain", "text/html"]), "image/png"]),
-        "application/pdf",
-    ])
+    assert _tree(msg) == (
+        "multipart/mixed",
+        [
+            ("multipart/related", [("multipart/alternative", ["text/plain", "text/html"]), "image/png"]),
+            "application/pdf",
+        ],
+    )
 
 
 def test_version_1_tree() -> None:
     msg = _compose(text="t", html="<p>h</p>", inlines=[PNG], attachments=[PDF], version=1)
-    assert _tree(msg) == ("multipart/mixed", [
-        ("multipart/alternative", ["text/plain", ("multipart/related", ["text/html", "image/png"])]),
-        "application/pdf",
-    ])
+    assert _tree(msg) == (
+        "multipart/mixed",
+        [
+            ("multipart/alternative", ["text/plain", ("multipart/related", ["text/html", "image/png"])]),
+            "application/pdf",
+        ],
+    )
 
 
 def test_single_levels_collapse() -> None:
     assert _tree(_compose(text="only text")) == "text/plain"
-    assert _tree(_compose(text="t", html="<b>h</b>")) == ("multipart/alternative", ["text/plain", "text/html"])
+    assert _tree(_compose(text="t", html="<b>h</b>")) == (
+        "multipart/alternative",
+        ["text/plain", "text/html"],
+    )
 
 
 def test_attachments_and_inlines_round_trip() -> None:
@@ -67,10 +80,13 @@ def test_attachments_and_inlines_round_trip() -> None:
 
 def test_headers_and_encoding() -> None:
     msg = _compose(
-        sender=parse_address("Jürgen Müller <j@example.com>"), subject="Grüße aus Köln — ünïcödé " * 3,
+        sender=parse_address("Jürgen Müller <j@example.com>"),
+        subject="Grüße aus Köln — ünïcödé " * 3,
         to=[parse_address("A <a@example.com>"), parse_address("b@example.com")],
-        cc=[parse_address("c@example.com")], reply_to=[parse_address("r@example.com")],
-        text="Grüße\nline two", headers=[("X-Tag", "one"), ("X-Ünicode", "x")][:1],
+        cc=[parse_address("c@example.com")],
+        reply_to=[parse_address("r@example.com")],
+        text="Grüße\nline two",
+        headers=[("X-Tag", "one"), ("X-Ünicode", "x")][:1],
     )
     assert msg["Subject"] == "Grüße aus Köln — ünïcödé " * 3
     assert msg["From"].addresses[0].display_name == "Jürgen Müller"
@@ -83,8 +99,11 @@ def test_headers_and_encoding() -> None:
 
 
 def test_custom_header_replaces_generated_one() -> None:
-    msg = _compose(text="t", headers=[("Reply-To", "x@example.com"), ("Message-ID", "<mine@example.com>")],
-                   reply_to=[parse_address("r@example.com")])
+    msg = _compose(
+        text="t",
+        headers=[("Reply-To", "x@example.com"), ("Message-ID", "<mine@example.com>")],
+        reply_to=[parse_address("r@example.com")],
+    )
     assert msg.get_all("Reply-To") == ["x@example.com"]
     assert msg.get_all("Message-ID") == ["<mine@example.com>"]
 

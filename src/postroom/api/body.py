@@ -66,7 +66,7 @@ def _field_of(message: str) -> str:
 def convert(data: dict[str, Any], kind: type[T]) -> T:
     """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field."""
     cleaned = drop_absent(data)
-    for name in _bool_fields(kind):
+    for name in _bool_fields(kind):  # type: ignore[arg-type]
         value = cleaned.get(name)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
             cleaned[name] = _BOOL_WORDS[value.strip().lower()]

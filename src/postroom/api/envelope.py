@@ -20,7 +20,9 @@ class JSONResponse(Response):
         return _encoder.encode(content)
 
 
-def envelope(request_id: str, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def envelope(
+    request_id: str, data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return JSONResponse({"request_id": request_id, "data": data}, status_code=status, headers=headers)
 
 

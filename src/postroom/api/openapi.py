@@ -50,8 +50,16 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "operationId": endpoint.path.strip("/").replace("/", "_"),
             "requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}},
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": _envelope(response_schema)}}},
-                "default": {"description": "Error", "content": {"application/json": {"schema": _envelope({"$ref": REF.format(name="Error")})}}},
+                "200": {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": _envelope(response_schema)}},
+                },
+                "default": {
+                    "description": "Error",
+                    "content": {
+                        "application/json": {"schema": _envelope({"$ref": REF.format(name="Error")})}
+                    },
+                },
             },
         }
         for path in (endpoint.path, *endpoint.aliases):

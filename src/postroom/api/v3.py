@@ -54,8 +54,11 @@ async def dispatch(request: Request) -> Response:
             raise NotFound(f"Unknown endpoint {path}")
         if request.method not in endpoint.methods:
             raise MethodNotAllowed(f"The endpoint {path} does not accept {request.method}")
-        limit = services.settings.max_email_body if endpoint.path.startswith("/email/") \
+        limit = (
+            services.settings.max_email_body
+            if endpoint.path.startswith("/email/")
             else services.settings.max_api_body
+        )
         body = decode_json_object(await read_body(request, limit))
         principal = await services.keys.authenticate(key_from(request.headers, body))
         if not principal.may_call(endpoint.path):

@@ -45,18 +45,30 @@ def serve(reset_api_key: bool, **flags: Any) -> None:
     from postroom.app import build_app, prepare
 
     settings = _settings(**flags)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     db, boot = prepare(settings, reset_key=reset_api_key)
     app = build_app(settings, db)
-    click.echo(f"Postroom is listening: {settings.base_url}  (web page http://{settings.http_host}:{settings.http_port}/)")
+    click.echo(
+        f"Postroom is listening: {settings.base_url}  (web page http://{settings.http_host}:{settings.http_port}/)"
+    )
     click.echo(f"Delivery mode: {settings.delivery_mode}; database: {db.engine.url.render_as_string()}")
     if boot.shown_key:
         click.echo(f"API key (shown once, keep it): {boot.shown_key}")
     else:
         click.echo(f"API key: the existing bootstrap key {boot.key_id}… (use --reset-api-key for a new one)")
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level,
-                access_log=False, loop="uvloop", http="httptools", server_header=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+    )
 
 
 @main.command()
@@ -90,5 +102,7 @@ def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) ->
     settings = _settings(**flags)
     db, _ = prepare(settings)
     grants = [g for p in permissions for g in p.replace(",", " ").split()]
-    key = db.write_sync(lambda c: service.create_key(c, service.ensure_master_account(c), grants, description))
+    key = db.write_sync(
+        lambda c: service.create_key(c, service.ensure_master_account(c), grants, description)
+    )
     click.echo(key)

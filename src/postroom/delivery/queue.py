@@ -41,8 +41,14 @@ def claim(conn: Connection, worker_id: str, limit: int, now: datetime, lease: ti
         .values(locked_by=worker_id, locked_until=now + lease, attempts=deliveries.c.attempts + 1)
     )
     rows = conn.execute(
-        select(deliveries.c.id, deliveries.c.email_id, deliveries.c.account_id, deliveries.c.recipient,
-               deliveries.c.attempts, messages.c.sender)
+        select(
+            deliveries.c.id,
+            deliveries.c.email_id,
+            deliveries.c.account_id,
+            deliveries.c.recipient,
+            deliveries.c.attempts,
+            messages.c.sender,
+        )
         .join(messages, messages.c.email_id == deliveries.c.email_id)
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.id)
@@ -61,8 +67,13 @@ def record(conn: Connection, worker_id: str, results: list[tuple[Job, Outcome]],
         changed = conn.execute(
             update(deliveries)
             .where(and_(deliveries.c.id == job.delivery_id, deliveries.c.locked_by == worker_id))
-            .values(status=STATUS_OF_OUTCOME[outcome.kind], locked_by=None, locked_until=None,
-                    last_response=outcome.response, updated_at=now)
+            .values(
+                status=STATUS_OF_OUTCOME[outcome.kind],
+                locked_by=None,
+                locked_until=None,
+                last_response=outcome.response,
+                updated_at=now,
+            )
         ).rowcount
         if changed:
             recorded.append((job, outcome))
@@ -70,9 +81,17 @@ def record(conn: Connection, worker_id: str, results: list[tuple[Job, Outcome]],
         conn.execute(
             insert(events),
             [
-                {"account_id": job.account_id, "email_id": job.email_id, "delivery_id": job.delivery_id,
-                 "recipient": job.recipient, "event": EVENT_OF_OUTCOME[outcome.kind], "created_at": now,
-                 "smtp_response": outcome.response, "host": outcome.host, "reason": ""}
+                {
+                    "account_id": job.account_id,
+                    "email_id": job.email_id,
+                    "delivery_id": job.delivery_id,
+                    "recipient": job.recipient,
+                    "event": EVENT_OF_OUTCOME[outcome.kind],
+                    "created_at": now,
+                    "smtp_response": outcome.response,
+                    "host": outcome.host,
+                    "reason": "",
+                }
                 for job, outcome in recorded
             ],
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -46,10 +47,8 @@ class DeliveryWorker:
                 worked = 0
             if worked == 0 and not self._stopping:
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
-                except TimeoutError:
-                    pass
 
     async def run_once(self) -> int:
         """One claim-deliver-record round; returns how many deliveries it handled."""

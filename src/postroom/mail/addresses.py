@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
@@ -36,10 +37,8 @@ def _decode_name(raw: str) -> str:
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = re.sub(r"\\(.)", r"\1", name[1:-1])
     if "=?" in name:
-        try:
+        with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
             name = str(make_header(decode_header(name)))
-        except (ValueError, LookupError, UnicodeDecodeError):
-            pass
     return name.strip()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import encoders
 from email.charset import QP, Charset
 from email.generator import BytesGenerator
@@ -22,7 +23,6 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime
-from datetime import datetime
 from io import BytesIO
 
 from postroom.mail.addresses import Address
@@ -91,10 +91,10 @@ def file_part(item: Part, disposition: str) -> Message:
     part = MIMEBase(maintype, subtype or "octet-stream", policy=WIRE)
     part.set_payload(item.content)
     encoders.encode_base64(part)
-    filename: str | tuple[str, str, str] = item.filename if item.filename.isascii() else (
-        "utf-8", "", item.filename
+    filename: str | tuple[str, str, str] = (
+        item.filename if item.filename.isascii() else ("utf-8", "", item.filename)
     )
-    part.set_param("name", filename)
+    part.set_param("name", filename)  # type: ignore[arg-type]  # RFC 2231 triple
     part.add_header("Content-Disposition", disposition, filename=filename)
     if item.cid:
         part.add_header("Content-ID", f"<{item.cid}>")
@@ -142,13 +142,13 @@ def compose(c: Composition) -> bytes:
         if value and name.lower() not in custom:
             root[name] = value
     if "subject" not in custom:
-        root["Subject"] = header_value(c.subject)
+        root["Subject"] = header_value(c.subject)  # type: ignore[assignment]  # Header is accepted
     if "date" not in custom:
         root["Date"] = format_datetime(c.date)
     if "message-id" not in custom:
         root["Message-ID"] = c.message_id
     for name, value in c.headers:
-        root[name] = header_value(value)
+        root[name] = header_value(value)  # type: ignore[assignment]
     if "MIME-Version" not in root:
         root["MIME-Version"] = "1.0"
     buffer = BytesIO()

@@ -109,20 +109,35 @@ def describe(raw: bytes) -> dict[str, Any]:
         entry: dict[str, Any] = {"index": index, "content_type": ctype}
         if not part.is_multipart():
             content = _payload_bytes(part)
-            entry.update(size=len(content), disposition=disposition or "",
-                         filename=part.get_filename() or "", content_id=(part.get("Content-ID") or "").strip("<>"))
-            if part.get_filename() or disposition == "attachment" or (
-                disposition == "inline" and not ctype.startswith("text/")
+            entry.update(
+                size=len(content),
+                disposition=disposition or "",
+                filename=part.get_filename() or "",
+                content_id=(part.get("Content-ID") or "").strip("<>"),
+            )
+            if (
+                part.get_filename()
+                or disposition == "attachment"
+                or (disposition == "inline" and not ctype.startswith("text/"))
             ):
-                attachments.append({k: entry[k] for k in ("index", "filename", "content_type", "size",
-                                                         "disposition", "content_id")})
+                attachments.append(
+                    {
+                        k: entry[k]
+                        for k in ("index", "filename", "content_type", "size", "disposition", "content_id")
+                    }
+                )
             elif ctype == "text/plain" and text is None:
                 text = _part_text(part)
             elif ctype == "text/html" and html is None:
                 html = _part_text(part)
         parts.append(entry)
-    return {"headers": headers, "parts": parts, "attachments": attachments, "text": text or "",
-            "html": html or ""}
+    return {
+        "headers": headers,
+        "parts": parts,
+        "attachments": attachments,
+        "text": text or "",
+        "html": html or "",
+    }
 
 
 def part_content(raw: bytes, index: int) -> tuple[str, str, bytes] | None:

@@ -9,6 +9,7 @@ follows a durable commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -108,10 +109,8 @@ class GroupWriter:
         for (_fn, loop, fut), (ok, value) in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((fut, ok, value))
         for loop, items in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # the caller's loop has closed
                 loop.call_soon_threadsafe(_settle, items)
-            except RuntimeError:  # the caller's loop has closed
-                pass
 
 
 def _settle(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

@@ -10,7 +10,13 @@ from conftest import RunningServer
 
 
 def _send(server: RunningServer, **fields: Any) -> str:
-    body = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "subject", "text_body": "x", **fields}
+    body = {
+        "sender": "s@example.com",
+        "to": ["t@example.com"],
+        "subject": "subject",
+        "text_body": "x",
+        **fields,
+    }
     r = server.post("email/send", body)
     assert r.status_code == 200, r.text
     email_id: str = r.json()["data"]["email_id"]
@@ -27,8 +33,13 @@ def _search(server: RunningServer, **body: Any) -> dict[str, Any]:
 @pytest.fixture
 def three(server: RunningServer) -> dict[str, str]:
     ids = {
-        "invoice": _send(server, subject="Your invoice", sender="Billing <billing@shop.example>",
-                         to=["ann@example.com"], custom_headers=[{"header": "X-Order", "value": "77"}]),
+        "invoice": _send(
+            server,
+            subject="Your invoice",
+            sender="Billing <billing@shop.example>",
+            to=["ann@example.com"],
+            custom_headers=[{"header": "X-Order", "value": "77"}],
+        ),
         "welcome": _send(server, subject="Welcome aboard", to=["bob@example.org"]),
         "reset": _send(server, subject="Password reset", to=["cid@example.net", "dan@example.net"]),
     }
@@ -43,15 +54,43 @@ def test_event_fields(server: RunningServer, three: dict[str, str]) -> None:
     processed = next(e for e in events if e["event"] == "processed")
     assert delivered["smtp_response"] == "250 captured" and delivered["host"] == "capture"
     assert processed["delivery_attempts"][0]["smtpresponse"] == "250 captured"
-    assert processed["sender"] == "billing@shop.example" and processed["sender_full"] == "Billing <billing@shop.example>"
+    assert (
+        processed["sender"] == "billing@shop.example"
+        and processed["sender_full"] == "Billing <billing@shop.example>"
+    )
     assert processed["recipient"] == "ann@example.com" and processed["recipients"] == ["ann@example.com"]
     assert processed["subject"] == "Your invoice" and processed["username"] == server.key[:16]
     assert processed["subaccount_name"] == "Master account" and processed["byte_size"] > 0
     assert processed["date"].endswith("Z")
-    required = {"email_id", "date", "event", "from", "sender", "sender_full", "recipient", "recipients", "to",
-                "cc", "bcc", "reply_to", "subject", "username", "subaccount_name", "smtp_response", "reason",
-                "host", "originating_host", "error", "email_client", "metadata", "outbound_ip", "byte_size",
-                "headers", "custom_headers", "delivery_attempts"}
+    required = {
+        "email_id",
+        "date",
+        "event",
+        "from",
+        "sender",
+        "sender_full",
+        "recipient",
+        "recipients",
+        "to",
+        "cc",
+        "bcc",
+        "reply_to",
+        "subject",
+        "username",
+        "subaccount_name",
+        "smtp_response",
+        "reason",
+        "host",
+        "originating_host",
+        "error",
+        "email_client",
+        "metadata",
+        "outbound_ip",
+        "byte_size",
+        "headers",
+        "custom_headers",
+        "delivery_attempts",
+    }
     assert required <= set(processed)
 
 
@@ -66,7 +105,9 @@ def test_event_fields(server: RunningServer, three: dict[str, str]) -> None:
         ({"search": "bob@example.org | cid@"}, {"welcome", "reset"}),
     ],
 )
-def test_text_filters(server: RunningServer, three: dict[str, str], body: dict[str, Any], expected: set[str]) -> None:
+def test_text_filters(
+    server: RunningServer, three: dict[str, str], body: dict[str, Any], expected: set[str]
+) -> None:
     names = {v: k for k, v in three.items()}
     found = {names[e["email_id"]] for e in _search(server, **body)["events"]}
     assert found == expected
@@ -76,7 +117,9 @@ def test_event_types_and_seed_synonym(server: RunningServer, three: dict[str, st
     assert {e["event"] for e in _search(server, event_types=["delivered"])["events"]} == {"delivered"}
     assert {e["event"] for e in _search(server, event_type="processed")["events"]} == {"processed"}
     r = server.post("activity/search", {"event_types": ["exploded"]})
-    assert r.status_code == 400 and r.json()["data"]["field_validation_errors"]["fieldname"] == "event_types[0]"
+    assert (
+        r.status_code == 400 and r.json()["data"]["field_validation_errors"]["fieldname"] == "event_types[0]"
+    )
 
 
 def test_only_latest(server: RunningServer, three: dict[str, str]) -> None:
@@ -85,8 +128,12 @@ def test_only_latest(server: RunningServer, three: dict[str, str]) -> None:
 
 
 def test_headers_on_request(server: RunningServer, three: dict[str, str]) -> None:
-    event = _search(server, search_email_id=three["invoice"], include_headers=True,
-                    custom_headers=["X-Order", "X-Missing"])["events"][0]
+    event = _search(
+        server,
+        search_email_id=three["invoice"],
+        include_headers=True,
+        custom_headers=["X-Order", "X-Missing"],
+    )["events"][0]
     assert "Subject: Your invoice" in event["headers"] and event["custom_headers"] == {"X-Order": "77"}
     assert _search(server, search_email_id=three["invoice"])["events"][0]["headers"] == ""
 

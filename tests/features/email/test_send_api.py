@@ -48,12 +48,22 @@ def test_full_send_builds_the_message(server: RunningServer) -> None:
     pdf = os.urandom(5000)
     png = os.urandom(700)
     data = _send(
-        server, sender='"Ann Example" <ann@example.com>', to=["<t1@example.com>", "T Two <t2@example.com>"],
-        cc=["c@example.com"], bcc=["hidden@example.com"], subject="Grüße ✓", html_body='<p>Hi <img src="cid:logo"></p>',
-        text_body="Hi", reply_to="reply@example.com",
+        server,
+        sender='"Ann Example" <ann@example.com>',
+        to=["<t1@example.com>", "T Two <t2@example.com>"],
+        cc=["c@example.com"],
+        bcc=["hidden@example.com"],
+        subject="Grüße ✓",
+        html_body='<p>Hi <img src="cid:logo"></p>',
+        text_body="Hi",
+        reply_to="reply@example.com",
         custom_headers=[{"header": "X-Campaign", "value": "42"}],
-        attachments=[{"filename": "a.pdf", "fileblob": base64.b64encode(pdf).decode(), "mimetype": "application/pdf"}],
-        inlines=[{"filename": "logo.png", "fileblob": base64.b64encode(png).decode(), "mimetype": "image/png"}],
+        attachments=[
+            {"filename": "a.pdf", "fileblob": base64.b64encode(pdf).decode(), "mimetype": "application/pdf"}
+        ],
+        inlines=[
+            {"filename": "logo.png", "fileblob": base64.b64encode(png).decode(), "mimetype": "image/png"}
+        ],
     )
     assert data == {"succeeded": 1, "failed": 0, "failures": [], "email_id": data["email_id"]}
     msg = _parsed(server, data["email_id"])
@@ -67,8 +77,12 @@ def test_full_send_builds_the_message(server: RunningServer) -> None:
     assert files["a.pdf"].get_content() == pdf
     assert files["logo.png"].get_content() == png and files["logo.png"]["Content-ID"] == "<logo.png>"
     events = server.wait_for_events(data["email_id"], 8)
-    assert {e["recipient"] for e in events} == {"t1@example.com", "t2@example.com", "c@example.com",
-                                                "hidden@example.com"}
+    assert {e["recipient"] for e in events} == {
+        "t1@example.com",
+        "t2@example.com",
+        "c@example.com",
+        "hidden@example.com",
+    }
 
 
 def test_version_1_and_2_trees(server: RunningServer) -> None:
@@ -83,7 +97,9 @@ def test_version_1_and_2_trees(server: RunningServer) -> None:
 
 
 def test_text_part_generated_from_html(server: RunningServer) -> None:
-    msg = _parsed(server, _send(server, text_body=None, html_body="<h1>Title</h1><p>Para <b>bold</b></p>")["email_id"])
+    msg = _parsed(
+        server, _send(server, text_body=None, html_body="<h1>Title</h1><p>Para <b>bold</b></p>")["email_id"]
+    )
     text = msg.get_body(("plain",))
     assert text is not None and "Title" in text.get_content() and "<b>" not in text.get_content()
 
@@ -96,8 +112,20 @@ def test_fastaccept_answers_email_id_only(server: RunningServer) -> None:
 
 def test_nulls_and_empty_strings_mean_absent(server: RunningServer) -> None:
     # What the Go and .NET clients send: every field, unset ones as null or "".
-    data = _send(server, cc=None, bcc=[], html_body=None, template_id="", template_data=None,
-                 attachments=None, inlines=[], custom_headers=[], schedule="", version=None, fastaccept=None)
+    data = _send(
+        server,
+        cc=None,
+        bcc=[],
+        html_body=None,
+        template_id="",
+        template_data=None,
+        attachments=None,
+        inlines=[],
+        custom_headers=[],
+        schedule="",
+        version=None,
+        fastaccept=None,
+    )
     assert data["succeeded"] == 1
 
 
@@ -110,7 +138,9 @@ def test_ten_megabyte_attachment_round_trips(server: RunningServer) -> None:
 
 
 def test_batch_items_in_order_each_validated(server: RunningServer) -> None:
-    r = server.post("email/batch", {"emails": [BASE, {**BASE, "sender": "nope"}, {**BASE, "subject": "third"}]})
+    r = server.post(
+        "email/batch", {"emails": [BASE, {**BASE, "sender": "nope"}, {**BASE, "subject": "third"}]}
+    )
     assert r.status_code == 200
     items = r.json()["data"]
     assert [i["succeeded"] for i in items] == [1, 0, 1]
@@ -119,8 +149,10 @@ def test_batch_items_in_order_each_validated(server: RunningServer) -> None:
 
 
 def test_mime_send_strips_bcc_and_keeps_it_as_envelope_recipient(server: RunningServer) -> None:
-    raw = (b"From: Ann <ann@example.com>\r\nTo: t@example.com\r\nCc: c@example.com\r\n"
-           b"Bcc: secret@example.com,\r\n other@example.com\r\nSubject: mime\r\n\r\nbody\r\n")
+    raw = (
+        b"From: Ann <ann@example.com>\r\nTo: t@example.com\r\nCc: c@example.com\r\n"
+        b"Bcc: secret@example.com,\r\n other@example.com\r\nSubject: mime\r\n\r\nbody\r\n"
+    )
     r = server.post("email/mime", {"mime_email": base64.b64encode(raw).decode()})
     data = r.json()["data"]
     assert r.status_code == 200 and data["succeeded"] == 1
@@ -128,9 +160,12 @@ def test_mime_send_strips_bcc_and_keeps_it_as_envelope_recipient(server: Running
     assert b"secret@example.com" not in stored and b"other@example.com" not in stored
     assert stored.endswith(b"Subject: mime\r\n\r\nbody\r\n") and b"Message-ID:" in stored
     with server.client() as c:
-        detail = c.get(f"/api/v1/messages/{data['email_id']}", headers={"X-Smtp2go-Api-Key": server.key}).json()
+        detail = c.get(
+            f"/api/v1/messages/{data['email_id']}", headers={"X-Smtp2go-Api-Key": server.key}
+        ).json()
     assert sorted(detail["envelope"]["rcpt_to"]) == sorted(
-        ["t@example.com", "c@example.com", "secret@example.com", "other@example.com"])
+        ["t@example.com", "c@example.com", "secret@example.com", "other@example.com"]
+    )
 
 
 def test_mime_send_refuses_bad_base64_and_missing_recipients(server: RunningServer) -> None:
@@ -149,10 +184,21 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("101 recipients", {"to": [f"r{i}@example.com" for i in range(101)]}, "to"),
     ("101 bcc", {"bcc": [f"r{i}@example.com" for i in range(101)]}, "bcc"),
     ("no body and no template", {"text_body": "", "html_body": None}, "text_body"),
-    ("forbidden header", {"custom_headers": [{"header": "Content-Type", "value": "text/html"}]}, "custom_headers"),
-    ("header injection in value", {"custom_headers": [{"header": "X-A", "value": "1\r\nBcc: x@example.com"}]},
-     "custom_headers"),
-    ("header injection in name", {"custom_headers": [{"header": "X-A:\r\nBcc", "value": "1"}]}, "custom_headers"),
+    (
+        "forbidden header",
+        {"custom_headers": [{"header": "Content-Type", "value": "text/html"}]},
+        "custom_headers",
+    ),
+    (
+        "header injection in value",
+        {"custom_headers": [{"header": "X-A", "value": "1\r\nBcc: x@example.com"}]},
+        "custom_headers",
+    ),
+    (
+        "header injection in name",
+        {"custom_headers": [{"header": "X-A:\r\nBcc", "value": "1"}]},
+        "custom_headers",
+    ),
     ("header injection in subject", {"subject": "Hi\r\nBcc: x@example.com"}, "subject"),
     ("header injection in sender name", {"sender": '"A\r\nBcc: x@example.com" <a@example.com>'}, "sender"),
     ("invalid base64", {"attachments": [{"filename": "a.bin", "fileblob": "not base64!"}]}, "attachments"),
@@ -176,9 +222,21 @@ def test_bad_input_is_a_field_error_and_stores_nothing(
 
 
 WRONG_TYPES: dict[str, Any] = {
-    "sender": 5, "to": "t@example.com", "cc": {"a": 1}, "bcc": 7, "subject": ["x"], "text_body": 1,
-    "html_body": True, "custom_headers": "X: y", "attachments": {"filename": "x"}, "inlines": 3,
-    "template_id": 12.5, "template_data": 5, "fastaccept": "maybe", "version": "two", "reply_to": 9,
+    "sender": 5,
+    "to": "t@example.com",
+    "cc": {"a": 1},
+    "bcc": 7,
+    "subject": ["x"],
+    "text_body": 1,
+    "html_body": True,
+    "custom_headers": "X: y",
+    "attachments": {"filename": "x"},
+    "inlines": 3,
+    "template_id": 12.5,
+    "template_data": 5,
+    "fastaccept": "maybe",
+    "version": "two",
+    "reply_to": 9,
     "schedule": [1],
 }
 

@@ -11,7 +11,13 @@ from postroom.features.api_keys.service import create_key, ensure_master_account
 
 
 def _send(server: RunningServer, **fields: Any) -> str:
-    body = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "subject", "text_body": "x", **fields}
+    body = {
+        "sender": "s@example.com",
+        "to": ["t@example.com"],
+        "subject": "subject",
+        "text_body": "x",
+        **fields,
+    }
     r = server.post("email/send", body)
     assert r.status_code == 200, r.text
     email_id: str = r.json()["data"]["email_id"]
@@ -24,8 +30,16 @@ def _get(server: RunningServer, path: str, key: str | None = None, **params: Any
 
 
 def test_list_newest_first_with_filters_and_cursor(server: RunningServer) -> None:
-    ids = [_send(server, subject=f"Order {i}", to=[f"user{i}@example.com"], cc=["boss@example.com"],
-                 sender=f"Shop{i} <shop{i}@example.com>") for i in range(5)]
+    ids = [
+        _send(
+            server,
+            subject=f"Order {i}",
+            to=[f"user{i}@example.com"],
+            cc=["boss@example.com"],
+            sender=f"Shop{i} <shop{i}@example.com>",
+        )
+        for i in range(5)
+    ]
     listed = _get(server, "/api/v1/messages").json()
     assert [m["email_id"] for m in listed["messages"]] == ids[::-1]
     first = listed["messages"][0]
@@ -33,7 +47,9 @@ def test_list_newest_first_with_filters_and_cursor(server: RunningServer) -> Non
     assert first["sender"] == "shop4@example.com" and first["subject"] == "Order 4"
     assert first["size"] > 0 and first["attachments"] == 0 and first["created_at"].endswith("Z")
     assert listed["next_cursor"] is None
-    assert [m["subject"] for m in _get(server, "/api/v1/messages", subject="order 3").json()["messages"]] == ["Order 3"]
+    assert [m["subject"] for m in _get(server, "/api/v1/messages", subject="order 3").json()["messages"]] == [
+        "Order 3"
+    ]
     assert len(_get(server, "/api/v1/messages", to="USER2@").json()["messages"]) == 1
     assert len(_get(server, "/api/v1/messages", to="boss@").json()["messages"]) == 5
     assert len(_get(server, "/api/v1/messages", **{"from": "shop1"}).json()["messages"]) == 1
@@ -56,20 +72,35 @@ def test_bad_query_parameters(server: RunningServer) -> None:
 
 def test_detail_raw_and_events(server: RunningServer) -> None:
     blob = b"%PDF-1.4 fake"
-    email_id = _send(server, html_body="<p>Hi</p>", text_body="Hi", bcc=["hidden@example.com"],
-                     attachments=[{"filename": "a.pdf", "fileblob": base64.b64encode(blob).decode()}])
+    email_id = _send(
+        server,
+        html_body="<p>Hi</p>",
+        text_body="Hi",
+        bcc=["hidden@example.com"],
+        attachments=[{"filename": "a.pdf", "fileblob": base64.b64encode(blob).decode()}],
+    )
     server.wait_for_events(email_id, 4)
     detail = _get(server, f"/api/v1/messages/{email_id}").json()
-    assert detail["envelope"] == {"mail_from": "s@example.com", "rcpt_to": ["t@example.com", "hidden@example.com"]}
+    assert detail["envelope"] == {
+        "mail_from": "s@example.com",
+        "rcpt_to": ["t@example.com", "hidden@example.com"],
+    }
     assert detail["bcc"] == ["hidden@example.com"] and detail["text"].strip() == "Hi"
     assert detail["html"] == "<p>Hi</p>"
     assert detail["attachments"][0]["filename"] == "a.pdf" and detail["attachments"][0]["size"] == len(blob)
     assert detail["attachments"][0]["content_type"] == "application/pdf"
     assert {"name": "Subject", "value": "subject"} in detail["headers"]
     assert any(p["content_type"] == "multipart/mixed" for p in detail["parts"])
-    assert sorted(e["event"] for e in detail["events"]) == ["delivered", "delivered", "processed", "processed"]
+    assert sorted(e["event"] for e in detail["events"]) == [
+        "delivered",
+        "delivered",
+        "processed",
+        "processed",
+    ]
     raw = _get(server, f"/api/v1/messages/{email_id}/raw")
-    assert raw.headers["content-type"] == "message/rfc822" and raw.content.startswith(b"Content-Type: multipart/mixed")
+    assert raw.headers["content-type"] == "message/rfc822" and raw.content.startswith(
+        b"Content-Type: multipart/mixed"
+    )
     assert b"hidden@example.com" not in raw.content
 
 
@@ -103,7 +134,11 @@ def test_capture_is_delivered_by_the_worker_quickly(server: RunningServer) -> No
 
 
 def test_key_with_other_permissions_cannot_read(server: RunningServer) -> None:
-    key = server.app.state.services.db.write_sync(lambda c: create_key(c, ensure_master_account(c), ["/email/*"]))
+    key = server.app.state.services.db.write_sync(
+        lambda c: create_key(c, ensure_master_account(c), ["/email/*"])
+    )
     assert _get(server, "/api/v1/messages", key=key).status_code == 403
-    key2 = server.app.state.services.db.write_sync(lambda c: create_key(c, ensure_master_account(c), ["/api/v1/*"]))
+    key2 = server.app.state.services.db.write_sync(
+        lambda c: create_key(c, ensure_master_account(c), ["/api/v1/*"])
+    )
     assert _get(server, "/api/v1/messages", key=key2).status_code == 200

@@ -44,7 +44,9 @@ def _any_like(columns: Sequence[Any], needles: list[str]) -> ColumnElement[bool]
 
 def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [
-        events.c.account_id == f.account_id, events.c.created_at >= f.start, events.c.created_at < f.end,
+        events.c.account_id == f.account_id,
+        events.c.created_at >= f.start,
+        events.c.created_at < f.end,
     ]
     if f.email_ids:
         conds.append(events.c.email_id.in_(f.email_ids))
@@ -55,17 +57,30 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     if f.recipients:
         conds.append(_any_like([events.c.recipient], f.recipients))
     if f.any_text:
-        conds.append(_any_like([events.c.email_id, messages.c.subject, messages.c.sender,
-                                messages.c.from_header, events.c.recipient], f.any_text))
+        conds.append(
+            _any_like(
+                [
+                    events.c.email_id,
+                    messages.c.subject,
+                    messages.c.sender,
+                    messages.c.from_header,
+                    events.c.recipient,
+                ],
+                f.any_text,
+            )
+        )
     if f.usernames:
         conds.append(messages.c.username.in_(f.usernames))
     if f.event_types:
         conds.append(events.c.event.in_(f.event_types))
     if f.only_latest:
         latest = events.alias("latest")
-        conds.append(events.c.id == select(func.max(latest.c.id)).where(
-            latest.c.email_id == events.c.email_id, latest.c.recipient == events.c.recipient
-        ).scalar_subquery())
+        conds.append(
+            events.c.id
+            == select(func.max(latest.c.id))
+            .where(latest.c.email_id == events.c.email_id, latest.c.recipient == events.c.recipient)
+            .scalar_subquery()
+        )
     return conds
 
 
@@ -90,13 +105,35 @@ def search_events(
     total = conn.execute(_joined([func.count()]).where(and_(*conds))).scalar_one()
     if after is not None:
         conds.append(events.c.id < after)
-    query = _joined([
-        events.c.id, events.c.event, events.c.created_at, events.c.recipient, events.c.smtp_response,
-        events.c.host, events.c.reason, events.c.email_id, events.c.delivery_id, messages.c.sender,
-        messages.c.from_header, messages.c.to_addrs, messages.c.cc_addrs, messages.c.bcc_addrs,
-        messages.c.reply_to, messages.c.subject, messages.c.username, messages.c.size,
-        messages.c.client_ip, accounts.c.name.label("account_name"),
-    ]).where(and_(*conds)).order_by(events.c.id.desc()).limit(limit + 1)
+    query = (
+        _joined(
+            [
+                events.c.id,
+                events.c.event,
+                events.c.created_at,
+                events.c.recipient,
+                events.c.smtp_response,
+                events.c.host,
+                events.c.reason,
+                events.c.email_id,
+                events.c.delivery_id,
+                messages.c.sender,
+                messages.c.from_header,
+                messages.c.to_addrs,
+                messages.c.cc_addrs,
+                messages.c.bcc_addrs,
+                messages.c.reply_to,
+                messages.c.subject,
+                messages.c.username,
+                messages.c.size,
+                messages.c.client_ip,
+                accounts.c.name.label("account_name"),
+            ]
+        )
+        .where(and_(*conds))
+        .order_by(events.c.id.desc())
+        .limit(limit + 1)
+    )
     return [dict(r._mapping) for r in conn.execute(query)], int(total)
 
 
@@ -120,22 +157,35 @@ def header_sections(conn: Connection, email_ids: list[str]) -> dict[str, bytes]:
     if not email_ids:
         return {}
     rows = conn.execute(
-        select(messages.c.email_id, func.substr(messages.c.raw, 1, HEADER_PREFIX_BYTES).label("head"))
-        .where(messages.c.email_id.in_(email_ids))
+        select(messages.c.email_id, func.substr(messages.c.raw, 1, HEADER_PREFIX_BYTES).label("head")).where(
+            messages.c.email_id.in_(email_ids)
+        )
     )
     return {r.email_id: bytes(r.head) for r in rows}
 
 
 def search_deliveries(
-    conn: Connection, account_id: str, start: datetime, end: datetime, email_ids: list[str],
-    terms: list[tuple[str, str]], after: int | None, limit: int,
+    conn: Connection,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    email_ids: list[str],
+    terms: list[tuple[str, str]],
+    after: int | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
     """Deliveries joined with messages for /email/search, newest first, keyset-paged by id."""
-    columns = {"sender": messages.c.sender, "recipient": deliveries.c.recipient,
-               "subject": messages.c.subject, "email_id": deliveries.c.email_id,
-               "status": deliveries.c.status}
+    columns = {
+        "sender": messages.c.sender,
+        "recipient": deliveries.c.recipient,
+        "subject": messages.c.subject,
+        "email_id": deliveries.c.email_id,
+        "status": deliveries.c.status,
+    }
     conds: list[ColumnElement[bool]] = [
-        deliveries.c.account_id == account_id, deliveries.c.created_at >= start, deliveries.c.created_at < end,
+        deliveries.c.account_id == account_id,
+        deliveries.c.created_at >= start,
+        deliveries.c.created_at < end,
     ]
     if email_ids:
         conds.append(deliveries.c.email_id.in_(email_ids))
@@ -145,10 +195,20 @@ def search_deliveries(
     if after is not None:
         conds.append(deliveries.c.id < after)
     query = (
-        select(deliveries.c.id, deliveries.c.email_id, deliveries.c.recipient, deliveries.c.status,
-               deliveries.c.last_response, deliveries.c.created_at, deliveries.c.updated_at,
-               messages.c.sender, messages.c.subject)
+        select(
+            deliveries.c.id,
+            deliveries.c.email_id,
+            deliveries.c.recipient,
+            deliveries.c.status,
+            deliveries.c.last_response,
+            deliveries.c.created_at,
+            deliveries.c.updated_at,
+            messages.c.sender,
+            messages.c.subject,
+        )
         .join(messages, messages.c.email_id == deliveries.c.email_id)
-        .where(and_(*conds)).order_by(deliveries.c.id.desc()).limit(limit + 1)
+        .where(and_(*conds))
+        .order_by(deliveries.c.id.desc())
+        .limit(limit + 1)
     )
     return [dict(r._mapping) for r in conn.execute(query)]

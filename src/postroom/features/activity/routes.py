@@ -23,7 +23,21 @@ async def email_search(call: Call) -> Any:
 
 
 def register(registry: Registry) -> None:
-    registry.add(Endpoint("/activity/search", activity_search, ActivitySearchRequest, ActivitySearchResult,
-                          "Search the events of sent email"))
-    registry.add(Endpoint("/email/search", email_search, EmailSearchRequest, EmailSearchResult,
-                          "Search sent email (deprecated: use /activity/search)"))
+    registry.add(
+        Endpoint(
+            "/activity/search",
+            activity_search,
+            ActivitySearchRequest,
+            ActivitySearchResult,
+            "Search the events of sent email",
+        )
+    )
+    registry.add(
+        Endpoint(
+            "/email/search",
+            email_search,
+            EmailSearchRequest,
+            EmailSearchResult,
+            "Search sent email (deprecated: use /activity/search)",
+        )
+    )

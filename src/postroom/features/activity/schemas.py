@@ -7,8 +7,16 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct, field
 
 EventType = Literal[
-    "processed", "soft-bounced", "hard-bounced", "rejected", "spam", "delivered", "unsubscribed",
-    "resubscribed", "opened", "clicked",
+    "processed",
+    "soft-bounced",
+    "hard-bounced",
+    "rejected",
+    "spam",
+    "delivered",
+    "unsubscribed",
+    "resubscribed",
+    "opened",
+    "clicked",
 ]
 
 

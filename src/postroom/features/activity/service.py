@@ -69,21 +69,45 @@ def _headers_of(head: bytes, names: list[str]) -> dict[str, str]:
     return {name: str(parsed[name]) for name in names if parsed[name] is not None}
 
 
-def _event(row: dict[str, Any], attempts: list[dict[str, Any]], head: bytes | None,
-           header_names: list[str], include_headers: bool) -> ActivityEvent:
+def _event(
+    row: dict[str, Any],
+    attempts: list[dict[str, Any]],
+    head: bytes | None,
+    header_names: list[str],
+    include_headers: bool,
+) -> ActivityEvent:
     recipients = row["to_addrs"] + row["cc_addrs"] + row["bcc_addrs"]
     return ActivityEvent(
-        email_id=row["email_id"], date=rfc3339(row["created_at"]), event=row["event"],
-        sender=row["sender"], sender_full=row["from_header"], recipient=row["recipient"],
-        recipients=recipients, to=", ".join(row["to_addrs"]), cc=", ".join(row["cc_addrs"]),
-        bcc=", ".join(row["bcc_addrs"]), reply_to=row["reply_to"], subject=row["subject"],
-        username=row["username"], subaccount_name=row["account_name"], smtp_response=row["smtp_response"],
-        reason=row["reason"], host=row["host"], originating_host=row["client_ip"], error="",
-        email_client=None, metadata=None, outbound_ip="", byte_size=row["size"],
+        email_id=row["email_id"],
+        date=rfc3339(row["created_at"]),
+        event=row["event"],
+        sender=row["sender"],
+        sender_full=row["from_header"],
+        recipient=row["recipient"],
+        recipients=recipients,
+        to=", ".join(row["to_addrs"]),
+        cc=", ".join(row["cc_addrs"]),
+        bcc=", ".join(row["bcc_addrs"]),
+        reply_to=row["reply_to"],
+        subject=row["subject"],
+        username=row["username"],
+        subaccount_name=row["account_name"],
+        smtp_response=row["smtp_response"],
+        reason=row["reason"],
+        host=row["host"],
+        originating_host=row["client_ip"],
+        error="",
+        email_client=None,
+        metadata=None,
+        outbound_ip="",
+        byte_size=row["size"],
         headers=split_header(head)[0].decode("utf-8", "replace") if include_headers and head else "",
         custom_headers=_headers_of(head, header_names) if head and header_names else {},
-        delivery_attempts=[DeliveryAttempt(rfc3339(a["created_at"]), a["host"], a["smtp_response"])
-                           for a in attempts] if row["event"] == "processed" else [],
+        delivery_attempts=[
+            DeliveryAttempt(rfc3339(a["created_at"]), a["host"], a["smtp_response"]) for a in attempts
+        ]
+        if row["event"] == "processed"
+        else [],
         from_=row["sender"],
     )
 
@@ -92,12 +116,18 @@ def _filter(principal: Principal, req: ActivitySearchRequest) -> repo.EventFilte
     now = utcnow()
     start = _date("start_date", req.start_date, datetime.combine(now.date(), time.min))
     end = _date("end_date", req.end_date, now + timedelta(seconds=1))
-    types = list(req.event_types) + ([req.event_type] if req.event_type else [])
+    types: list[str] = [*req.event_types, *([req.event_type] if req.event_type else [])]
     return repo.EventFilter(
-        account_id=principal.account_id, start=start, end=end, any_text=_alternatives(req.search),
-        email_ids=_alternatives(req.search_email_id), subjects=_alternatives(req.search_subject),
-        senders=_alternatives(req.search_sender), recipients=_alternatives(req.search_recipient),
-        usernames=list(req.search_usernames), event_types=types,
+        account_id=principal.account_id,
+        start=start,
+        end=end,
+        any_text=_alternatives(req.search),
+        email_ids=_alternatives(req.search_email_id),
+        subjects=_alternatives(req.search_subject),
+        senders=_alternatives(req.search_sender),
+        recipients=_alternatives(req.search_recipient),
+        usernames=list(req.search_usernames),
+        event_types=types,
         only_latest=req.only_latest or req.only_latest_by_sent,
     )
 
@@ -111,18 +141,28 @@ class ActivityService:
         token = decode_token(req.continue_token) if req.continue_token else None
         return await self._db.read(lambda conn: self._search(conn, f, req, token))
 
-    def _search(self, conn: Connection, f: repo.EventFilter, req: ActivitySearchRequest,
-                token: tuple[int, int] | None) -> ActivitySearchResult:
+    def _search(
+        self, conn: Connection, f: repo.EventFilter, req: ActivitySearchRequest, token: tuple[int, int] | None
+    ) -> ActivitySearchResult:
         upper, after = token if token else (repo.max_event_id(conn), None)
         rows, total = repo.search_events(conn, f, upper, after, req.limit)
         more = len(rows) > req.limit
         rows = rows[: req.limit]
-        attempts = repo.attempts_for(conn, [r["delivery_id"] for r in rows
-                                            if r["event"] == "processed" and r["delivery_id"]])
+        attempts = repo.attempts_for(
+            conn, [r["delivery_id"] for r in rows if r["event"] == "processed" and r["delivery_id"]]
+        )
         want_heads = req.include_headers or bool(req.custom_headers)
         heads = repo.header_sections(conn, list({r["email_id"] for r in rows})) if want_heads else {}
-        items = [_event(r, attempts.get(r["delivery_id"], []), heads.get(r["email_id"]),
-                        list(req.custom_headers), req.include_headers) for r in rows]
+        items = [
+            _event(
+                r,
+                attempts.get(r["delivery_id"], []),
+                heads.get(r["email_id"]),
+                list(req.custom_headers),
+                req.include_headers,
+            )
+            for r in rows
+        ]
         next_token = encode_token(upper, rows[-1]["id"]) if more else None
         return ActivitySearchResult(events=items, total_events=total, continue_token=next_token)
 
@@ -131,12 +171,16 @@ class ActivityService:
         start = _date("start_date", req.start_date, datetime.combine(now.date(), time.min))
         end = _date("end_date", req.end_date, now + timedelta(seconds=1))
         after = decode_token(req.continue_token)[1] if req.continue_token else None
-        terms = [(m[1] or "", m[2].strip('"')) for m in _TERM.finditer(req.filter_query)
-                 if m[2].upper() not in {"AND", "OR"}]
+        terms = [
+            (m[1] or "", m[2].strip('"'))
+            for m in _TERM.finditer(req.filter_query)
+            if m[2].upper() not in {"AND", "OR"}
+        ]
 
         def run(conn: Connection) -> EmailSearchResult:
-            rows = repo.search_deliveries(conn, principal.account_id, start, end, list(req.email_id),
-                                          terms, after, req.limit)
+            rows = repo.search_deliveries(
+                conn, principal.account_id, start, end, list(req.email_id), terms, after, req.limit
+            )
             more = len(rows) > req.limit
             rows = rows[: req.limit]
             attempts = repo.attempts_for(conn, [r["id"] for r in rows])
@@ -154,10 +198,16 @@ def _email_item(row: dict[str, Any], attempts: list[dict[str, Any]], head: bytes
     code = int(response[:3]) if response[:3].isdigit() else 0
     parsed = BytesHeaderParser(policy=default).parsebytes(split_header(head)[0]) if head else None
     return EmailSearchItem(
-        email_id=row["email_id"], sender=row["sender"], recipient=row["recipient"], subject=row["subject"],
+        email_id=row["email_id"],
+        sender=row["sender"],
+        recipient=row["recipient"],
+        subject=row["subject"],
         email_ts=rfc3339(row["created_at"]),
         delivered_at=rfc3339(row["updated_at"]) if row["status"] == "delivered" else None,
-        process_status=PROCESS_STATUS.get(row["status"], "processing"), status=row["status"],
-        response=response, host=last["host"] if last else "", smtpcode=code,
+        process_status=PROCESS_STATUS.get(row["status"], "processing"),
+        status=row["status"],
+        response=response,
+        host=last["host"] if last else "",
+        smtpcode=code,
         headers=[HeaderPair(k, str(v)) for k, v in parsed.items()] if parsed else [],
     )

@@ -36,26 +36,57 @@ def insert_message(conn: Connection, m: StoredMessage, now: datetime) -> None:
     """Insert the message, one queued delivery per recipient and a `processed` event for each."""
     conn.execute(
         insert(messages).values(
-            email_id=m.email_id, account_id=m.account_id, username=m.username, created_at=now,
-            source=m.source, client_ip=m.client_ip, sender=m.sender, from_header=m.from_header,
-            to_addrs=m.to, cc_addrs=m.cc, bcc_addrs=m.bcc, reply_to=m.reply_to, subject=m.subject,
-            size=len(m.raw), attachments=m.attachments, raw=m.raw,
+            email_id=m.email_id,
+            account_id=m.account_id,
+            username=m.username,
+            created_at=now,
+            source=m.source,
+            client_ip=m.client_ip,
+            sender=m.sender,
+            from_header=m.from_header,
+            to_addrs=m.to,
+            cc_addrs=m.cc,
+            bcc_addrs=m.bcc,
+            reply_to=m.reply_to,
+            subject=m.subject,
+            size=len(m.raw),
+            attachments=m.attachments,
+            raw=m.raw,
         )
     )
     rows = [
-        {"email_id": m.email_id, "account_id": m.account_id, "recipient": r, "status": "queued",
-         "attempts": 0, "next_attempt_at": now, "last_response": "", "created_at": now, "updated_at": now}
+        {
+            "email_id": m.email_id,
+            "account_id": m.account_id,
+            "recipient": r,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_response": "",
+            "created_at": now,
+            "updated_at": now,
+        }
         for r in m.recipients
     ]
-    ids = conn.execute(
-        insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows
-    ).scalars().all()
+    ids = (
+        conn.execute(insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
+    )
     conn.execute(
         insert(events),
         [
-            {"account_id": m.account_id, "email_id": m.email_id, "delivery_id": delivery_id,
-             "recipient": r, "event": "processed", "created_at": now, "smtp_response": "",
-             "host": "", "reason": ""}
+            {
+                "account_id": m.account_id,
+                "email_id": m.email_id,
+                "delivery_id": delivery_id,
+                "recipient": r,
+                "event": "processed",
+                "created_at": now,
+                "smtp_response": "",
+                "host": "",
+                "reason": "",
+            }
             for delivery_id, r in zip(ids, m.recipients, strict=True)
         ],
     )

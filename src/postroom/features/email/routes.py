@@ -38,9 +38,22 @@ async def batch(call: Call) -> Any:
 
 
 def register(registry: Registry) -> None:
-    registry.add(Endpoint("/email/send", send, SendRequest, SendResult,
-                          "Send an email (with fastaccept, data holds only email_id)"))
-    registry.add(Endpoint("/email/mime", mime, MimeRequest, SendResult,
-                          "Send a base64-encoded MIME message"))
-    registry.add(Endpoint("/email/batch", batch, BatchRequest, list[BatchItemError],
-                          "Send up to 100 emails, each validated on its own"))
+    registry.add(
+        Endpoint(
+            "/email/send",
+            send,
+            SendRequest,
+            SendResult,
+            "Send an email (with fastaccept, data holds only email_id)",
+        )
+    )
+    registry.add(Endpoint("/email/mime", mime, MimeRequest, SendResult, "Send a base64-encoded MIME message"))
+    registry.add(
+        Endpoint(
+            "/email/batch",
+            batch,
+            BatchRequest,
+            list[BatchItemError],
+            "Send up to 100 emails, each validated on its own",
+        )
+    )

@@ -83,7 +83,9 @@ def _files(field: str, items: list[FileItem], inline: bool) -> list[Part]:
         try:
             content = base64.b64decode(item.fileblob, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput(field, f"The field '{field}' item '{item.filename}' is not valid base64") from None
+            raise InvalidInput(
+                field, f"The field '{field}' item '{item.filename}' is not valid base64"
+            ) from None
         cid = (item.cid or item.filename) if inline else ""
         mimetype = item.mimetype if isinstance(item.mimetype, str) else ""
         parts.append(Part(filename=item.filename, content=content, mimetype=mimetype, cid=cid.strip("<>")))
@@ -124,7 +126,9 @@ class EmailService:
         to, cc, bcc = _addresses("to", req.to), _addresses("cc", req.cc), _addresses("bcc", req.bcc)
         if not to:
             raise InvalidInput("to", "The field 'to' needs at least one recipient")
-        reply_values = [req.reply_to] if isinstance(req.reply_to, str) and req.reply_to else list(req.reply_to)
+        reply_values = (
+            [req.reply_to] if isinstance(req.reply_to, str) and req.reply_to else list(req.reply_to)
+        )
         reply_to = _addresses("reply_to", reply_values)
         _no_line_breaks("subject", req.subject)
         if not (req.text_body or req.html_body):
@@ -135,19 +139,37 @@ class EmailService:
         email_id = new_email_id()
         raw = compose(
             Composition(
-                sender=sender, to=to, cc=cc, subject=req.subject, message_id=f"<{email_id}@{sender.domain}>",
-                date=datetime.now(UTC), text=req.text_body or (html_to_text(req.html_body) if req.html_body else ""),
-                html=req.html_body, reply_to=reply_to, headers=headers, attachments=attachments,
-                inlines=inlines, version=req.version,
+                sender=sender,
+                to=to,
+                cc=cc,
+                subject=req.subject,
+                message_id=f"<{email_id}@{sender.domain}>",
+                date=datetime.now(UTC),
+                text=req.text_body or (html_to_text(req.html_body) if req.html_body else ""),
+                html=req.html_body,
+                reply_to=reply_to,
+                headers=headers,
+                attachments=attachments,
+                inlines=inlines,
+                version=req.version,
             )
         )
         self._check_size(raw)
         return repo.StoredMessage(
-            email_id=email_id, account_id=principal.account_id, username=principal.username, source="api",
-            client_ip=client_ip, sender=sender.addr, from_header=sender.header(),
-            to=[a.addr for a in to], cc=[a.addr for a in cc], bcc=[a.addr for a in bcc],
+            email_id=email_id,
+            account_id=principal.account_id,
+            username=principal.username,
+            source="api",
+            client_ip=client_ip,
+            sender=sender.addr,
+            from_header=sender.header(),
+            to=[a.addr for a in to],
+            cc=[a.addr for a in cc],
+            bcc=[a.addr for a in bcc],
             reply_to=", ".join(a.addr for a in reply_to) or _header_value(headers, "reply-to"),
-            subject=req.subject, raw=raw, attachments=_attachment_meta(attachments + inlines),
+            subject=req.subject,
+            raw=raw,
+            attachments=_attachment_meta(attachments + inlines),
             recipients=_dedupe([a.addr for a in to + cc + bcc]),
         )
 
@@ -174,10 +196,21 @@ class EmailService:
         raw = _complete_headers(strip_bcc(raw), head.message_id, head.has_date, email_id, head.sender.domain)
         self._check_size(raw)
         return repo.StoredMessage(
-            email_id=email_id, account_id=principal.account_id, username=principal.username, source="mime",
-            client_ip=client_ip, sender=head.sender.addr, from_header=head.sender.header(),
-            to=[a.addr for a in head.to], cc=[a.addr for a in head.cc], bcc=[a.addr for a in head.bcc],
-            reply_to=head.reply_to, subject=head.subject, raw=raw, attachments=[], recipients=recipients,
+            email_id=email_id,
+            account_id=principal.account_id,
+            username=principal.username,
+            source="mime",
+            client_ip=client_ip,
+            sender=head.sender.addr,
+            from_header=head.sender.header(),
+            to=[a.addr for a in head.to],
+            cc=[a.addr for a in head.cc],
+            bcc=[a.addr for a in head.bcc],
+            reply_to=head.reply_to,
+            subject=head.subject,
+            raw=raw,
+            attachments=[],
+            recipients=recipients,
         )
 
     def _check_size(self, raw: bytes) -> None:
@@ -216,19 +249,24 @@ class EmailService:
                 prepared.append(self.prepare_send(principal, item, client_ip))
             except PostroomError as exc:
                 prepared.append(exc)
-        stored = await asyncio.gather(
-            *(self.accept(p) for p in prepared if not isinstance(p, PostroomError))
-        )
+        stored = await asyncio.gather(*(self.accept(p) for p in prepared if not isinstance(p, PostroomError)))
         ids = iter(stored)
-        return [_batch_error(p) if isinstance(p, PostroomError) else SendResult(1, 0, [], next(ids))
-                for p in prepared]
+        return [
+            _batch_error(p) if isinstance(p, PostroomError) else SendResult(1, 0, [], next(ids))
+            for p in prepared
+        ]
 
 
 def _batch_error(exc: PostroomError) -> BatchItemError:
     data = exc.data()
     return BatchItemError(
-        succeeded=0, failed=1, failures=[exc.message], email_id="", error=data["error"],
-        error_code=data["error_code"], field_validation_errors=data.get("field_validation_errors", {}),
+        succeeded=0,
+        failed=1,
+        failures=[exc.message],
+        email_id="",
+        error=data["error"],
+        error_code=data["error_code"],
+        field_validation_errors=data.get("field_validation_errors", {}),
     )
 
 

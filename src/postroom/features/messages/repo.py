@@ -9,10 +9,21 @@ from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, func
 
 from postroom.storage.tables import deliveries, events, messages
 
-SUMMARY = [messages.c.email_id, messages.c.created_at, messages.c.sender, messages.c.from_header,
-           messages.c.to_addrs, messages.c.cc_addrs, messages.c.bcc_addrs, messages.c.subject,
-           messages.c.size, messages.c.attachments, messages.c.reply_to, messages.c.username,
-           messages.c.source]
+SUMMARY = [
+    messages.c.email_id,
+    messages.c.created_at,
+    messages.c.sender,
+    messages.c.from_header,
+    messages.c.to_addrs,
+    messages.c.cc_addrs,
+    messages.c.bcc_addrs,
+    messages.c.subject,
+    messages.c.size,
+    messages.c.attachments,
+    messages.c.reply_to,
+    messages.c.username,
+    messages.c.source,
+]
 
 
 def _contains(column: Any, needle: str) -> ColumnElement[bool]:
@@ -21,14 +32,27 @@ def _contains(column: Any, needle: str) -> ColumnElement[bool]:
 
 
 def list_messages(
-    conn: Connection, account_id: str, *, to: str, sender: str, subject: str,
-    since: datetime | None, cursor: tuple[datetime, str] | None, limit: int,
+    conn: Connection,
+    account_id: str,
+    *,
+    to: str,
+    sender: str,
+    subject: str,
+    since: datetime | None,
+    cursor: tuple[datetime, str] | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
     """Newest first, keyset-paged on (created_at, email_id); returns up to limit+1 rows."""
     conds: list[ColumnElement[bool]] = [messages.c.account_id == account_id]
     if to:
-        conds.append(or_(*(_contains(cast(col, Text), to)
-                           for col in (messages.c.to_addrs, messages.c.cc_addrs, messages.c.bcc_addrs))))
+        conds.append(
+            or_(
+                *(
+                    _contains(cast(col, Text), to)
+                    for col in (messages.c.to_addrs, messages.c.cc_addrs, messages.c.bcc_addrs)
+                )
+            )
+        )
     if sender:
         conds.append(or_(_contains(messages.c.sender, sender), _contains(messages.c.from_header, sender)))
     if subject:
@@ -37,17 +61,23 @@ def list_messages(
         conds.append(messages.c.created_at >= since)
     if cursor is not None:
         at, email_id = cursor
-        conds.append(or_(messages.c.created_at < at,
-                         and_(messages.c.created_at == at, messages.c.email_id < email_id)))
-    query = (select(*SUMMARY).where(and_(*conds))
-             .order_by(messages.c.created_at.desc(), messages.c.email_id.desc()).limit(limit + 1))
+        conds.append(
+            or_(messages.c.created_at < at, and_(messages.c.created_at == at, messages.c.email_id < email_id))
+        )
+    query = (
+        select(*SUMMARY)
+        .where(and_(*conds))
+        .order_by(messages.c.created_at.desc(), messages.c.email_id.desc())
+        .limit(limit + 1)
+    )
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def get_message(conn: Connection, account_id: str, email_id: str) -> dict[str, Any] | None:
     row = conn.execute(
-        select(*SUMMARY, messages.c.client_ip, messages.c.raw)
-        .where(messages.c.account_id == account_id, messages.c.email_id == email_id)
+        select(*SUMMARY, messages.c.client_ip, messages.c.raw).where(
+            messages.c.account_id == account_id, messages.c.email_id == email_id
+        )
     ).first()
     return dict(row._mapping) if row else None
 
@@ -62,7 +92,8 @@ def get_raw(conn: Connection, account_id: str, email_id: str) -> bytes | None:
 def events_of(conn: Connection, email_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(events.c.event, events.c.recipient, events.c.created_at, events.c.smtp_response, events.c.host)
-        .where(events.c.email_id == email_id).order_by(events.c.id)
+        .where(events.c.email_id == email_id)
+        .order_by(events.c.id)
     )
     return [dict(r._mapping) for r in rows]
 

@@ -41,8 +41,13 @@ def _decode_cursor(text: str) -> tuple[datetime, str]:
 
 def _summary(row: dict[str, Any]) -> MessageSummary:
     return MessageSummary(
-        email_id=row["email_id"], created_at=rfc3339(row["created_at"]), sender=row["sender"],
-        to=row["to_addrs"], cc=row["cc_addrs"], subject=row["subject"], size=row["size"],
+        email_id=row["email_id"],
+        created_at=rfc3339(row["created_at"]),
+        sender=row["sender"],
+        to=row["to_addrs"],
+        cc=row["cc_addrs"],
+        subject=row["subject"],
+        size=row["size"],
         attachments=len(row["attachments"]),
     )
 
@@ -59,9 +64,18 @@ class MessageService:
             except ValueError:
                 raise InvalidInput("since", "The parameter 'since' must be an RFC 3339 time") from None
         cursor = _decode_cursor(q.cursor) if q.cursor else None
-        rows = await self._db.read(lambda c: repo.list_messages(
-            c, principal.account_id, to=q.to, sender=q.from_, subject=q.subject, since=since,
-            cursor=cursor, limit=q.limit))
+        rows = await self._db.read(
+            lambda c: repo.list_messages(
+                c,
+                principal.account_id,
+                to=q.to,
+                sender=q.from_,
+                subject=q.subject,
+                since=since,
+                cursor=cursor,
+                limit=q.limit,
+            )
+        )
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         next_cursor = _encode_cursor(rows[-1]["created_at"], rows[-1]["email_id"]) if more else None
@@ -78,14 +92,29 @@ class MessageService:
         info = describe(bytes(row["raw"]))
         recipients = row["to_addrs"] + row["cc_addrs"] + row["bcc_addrs"]
         return MessageDetail(
-            email_id=row["email_id"], created_at=rfc3339(row["created_at"]), source=row["source"],
-            username=row["username"], client_ip=row["client_ip"],
-            envelope={"mail_from": row["sender"], "rcpt_to": recipients}, to=row["to_addrs"],
-            cc=row["cc_addrs"], bcc=row["bcc_addrs"], reply_to=row["reply_to"], subject=row["subject"],
-            size=row["size"], headers=info["headers"], parts=info["parts"], attachments=info["attachments"],
-            text=info["text"], html=info["html"],
-            events=[MessageEvent(e["event"], e["recipient"], rfc3339(e["created_at"]), e["smtp_response"],
-                                 e["host"]) for e in events],
+            email_id=row["email_id"],
+            created_at=rfc3339(row["created_at"]),
+            source=row["source"],
+            username=row["username"],
+            client_ip=row["client_ip"],
+            envelope={"mail_from": row["sender"], "rcpt_to": recipients},
+            to=row["to_addrs"],
+            cc=row["cc_addrs"],
+            bcc=row["bcc_addrs"],
+            reply_to=row["reply_to"],
+            subject=row["subject"],
+            size=row["size"],
+            headers=info["headers"],
+            parts=info["parts"],
+            attachments=info["attachments"],
+            text=info["text"],
+            html=info["html"],
+            events=[
+                MessageEvent(
+                    e["event"], e["recipient"], rfc3339(e["created_at"]), e["smtp_response"], e["host"]
+                )
+                for e in events
+            ],
             from_=row["from_header"],
         )
 
