@@ -144,3 +144,16 @@ def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     srv.should_exit = True
     thread.join(timeout=15)
     running.app.state.services.db.engine.dispose()
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """A migrated, bootstrapped Database (no HTTP server) for service- and queue-level tests."""
+    env = {"POSTROOM_API_KEY": TEST_KEY, "POSTROOM_SQLITE_SYNCHRONOUS": "NORMAL"}
+    settings = load_settings(
+        flags={"data_dir": tmp_path / "data", "database_url": database_url}, env=env, toml_path=tmp_path / "x"
+    )
+    database, _ = prepare(settings)
+    database.start()
+    yield database
+    database.close()
