@@ -106,3 +106,13 @@ def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) ->
         lambda c: service.create_key(c, service.ensure_master_account(c), grants, description)
     )
     click.echo(key)
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """Print every setting as a Markdown table (the README's configuration table comes from this)."""
+    from postroom.settings import settings_table
+
+    click.echo("| environment variable | default | meaning |\n|---|---|---|")
+    for env, default, description in settings_table():
+        click.echo(f"| `{env}` | `{default}` | {description} |")
