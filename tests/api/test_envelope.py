@@ -146,3 +146,20 @@ def test_healthz_and_openapi(server: RunningServer) -> None:
     assert {"/email/send", "/email/mime", "/email/batch", "/activity/search", "/email/search"} <= set(
         spec["paths"]
     )
+
+
+def test_send_errors_also_carry_failures_for_clients(server: RunningServer) -> None:
+    data = _assert_error(
+        server.post("email/send", SEND, key=None), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD"
+    )
+    assert data["succeeded"] == 0 and data["failed"] == 1 and data["email_id"] == ""
+    assert data["failures"] == [data["error"]]
+    data = _assert_error(
+        server.post("email/send", {**SEND, "sender": "x"}),
+        400,
+        "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD",
+    )
+    assert data["failures"] and data["field_validation_errors"]["fieldname"] == "sender"  # type: ignore[index]
+    assert "failures" not in _assert_error(
+        server.post("activity/search", {}, key=None), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD"
+    )

@@ -59,3 +59,22 @@ def test_duplicate_key_fails_only_that_write(db: Any) -> None:
     assert isinstance(dup, Exception) and fine == "fine"
     with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError
         asyncio.run(db.write(_put("dup")))
+
+
+def _put_many(conn: Connection, names: list[str]) -> list[str]:
+    conn.execute(insert(server_state), [{"name": n, "value": "v"} for n in names])
+    return names
+
+
+def test_batched_writes_share_a_statement_and_a_bad_item_fails_alone(db: Any) -> None:
+    asyncio.run(db.write(_put("taken")))
+
+    async def go() -> list[Any]:
+        names = [f"b{i}" for i in range(50)] + ["taken"] + [f"c{i}" for i in range(50)]
+        return await asyncio.gather(*(db.write_batched(_put_many, n) for n in names), return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert results[:50] == [f"b{i}" for i in range(50)] and results[51:] == [f"c{i}" for i in range(50)]
+    assert isinstance(results[50], Exception)
+    names = db.read_sync(lambda c: set(c.execute(select(server_state.c.name)).scalars()))
+    assert {f"b{i}" for i in range(50)} | {f"c{i}" for i in range(50)} <= names

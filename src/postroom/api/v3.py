@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from postroom.services import Services
 
 log = logging.getLogger(__name__)
+# Send endpoints also report an error the way their clients read a refused message: the Python
+# client's `errors` is `data.failures`, and WP Mail SMTP looks for an empty `email_id`.
+SEND_PATHS = {"/email/send", "/email/mime"}
+
+
+def send_failure(exc: PostroomError) -> dict[str, object]:
+    return {**exc.data(), "succeeded": 0, "failed": 1, "failures": [exc.message], "email_id": ""}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -66,6 +73,8 @@ async def dispatch(request: Request) -> Response:
         call = Call(services, principal, body, request_id, client_ip(request))
         return envelope(request_id, await endpoint.handler(call))
     except PostroomError as exc:
+        if path.rstrip("/") in SEND_PATHS:
+            return envelope(request_id, send_failure(exc), status=exc.status)
         return error_envelope(request_id, exc)
     except Exception:
         log.exception("unexpected error in %s (request_id=%s)", path, request_id)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, text
@@ -33,6 +33,10 @@ class Database:
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run fn inside a committed transaction; returns after the commit is durable."""
         return await self.writer.run(fn)
+
+    async def write_batched(self, many: Callable[[Connection, list[Any]], Sequence[T]], item: Any) -> T:
+        """Queue item for `many`; concurrent items share one call (one multi-row statement) and commit."""
+        return await self.writer.run_batched(many, item)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run fn on a pooled connection in a worker thread."""

@@ -11,8 +11,10 @@ from starlette.responses import HTMLResponse
 # Pages load nothing from anywhere: inline CSS only, no scripts, images only as data: URIs (inline
 # parts of a message), forms post back here, and no other site may frame us. The sandboxed srcdoc
 # iframe inherits this policy, so a captured message cannot fetch remote content either.
-PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 # Raw sources and downloaded parts are never run as a document of this origin.
 FILE_CSP = "default-src 'none'; sandbox"
 
@@ -74,8 +76,10 @@ def rows(cells: Iterable[Iterable[str]]) -> str:
 
 
 def sign_out_form(csrf: str) -> str:
-    return (f'<form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{e(csrf)}">'
-            '<button type="submit">Sign out</button></form>')
+    return (
+        f'<form method="post" action="/sign-out"><input type="hidden" name="csrf" value="{e(csrf)}">'
+        '<button type="submit">Sign out</button></form>'
+    )
 
 
 def page(title: str, body: str, csrf: str | None = None, status_code: int = 200) -> HTMLResponse:

@@ -36,8 +36,12 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_FORM_BYTES = 16 * 1024
 _MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
-_FILE_HEADERS = {"Content-Security-Policy": FILE_CSP, "X-Content-Type-Options": "nosniff",
-                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+_FILE_HEADERS = {
+    "Content-Security-Policy": FILE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def _api_path(request: Request) -> str:
@@ -55,7 +59,9 @@ async def _session(request: Request, services: Services) -> Session | None:
 
 
 def _to_sign_in(request: Request) -> Response:
+    """Redirect to the form, coming back to this page afterwards (a signed-out POST goes home)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = target if request.method in ("GET", "HEAD") else "/"
     query = "" if target == "/" else "?" + urlencode({"next": target})
     response = RedirectResponse("/sign-in" + query, 303)
     if COOKIE in request.cookies:
@@ -103,8 +109,8 @@ async def _checked_form(request: Request, session: Session) -> dict[str, str]:
 
 
 def _safe_next(value: str) -> str:
-    """Only same-site paths are followed after sign-in."""
-    ok = value.startswith("/") and not value.startswith("//") and "\\" not in value
+    """Only same-site paths are followed after sign-in (browsers drop tabs: `/\t/x` would be `//x`)."""
+    ok = value.startswith("/") and not value.startswith("//") and "\\" not in value and value.isprintable()
     return value if ok else "/"
 
 
@@ -138,8 +144,13 @@ async def sign_out(request: Request, services: Services, session: Session) -> Re
 
 def _list_query(params: dict[str, str]) -> ListQuery:
     limit = int(params["limit"]) if params.get("limit", "").isdigit() else PAGE_SIZE
-    return ListQuery(to=params.get("to", ""), from_=params.get("from", ""), subject=params.get("subject", ""),
-                     cursor=params.get("cursor", ""), limit=min(max(limit, 1), MAX_PAGE_SIZE))
+    return ListQuery(
+        to=params.get("to", ""),
+        from_=params.get("from", ""),
+        subject=params.get("subject", ""),
+        cursor=params.get("cursor", ""),
+        limit=min(max(limit, 1), MAX_PAGE_SIZE),
+    )
 
 
 async def index(request: Request, services: Services, session: Session) -> Response:

@@ -119,10 +119,18 @@ def signer_of(request: Request) -> SessionSigner:
 
 
 def set_cookie(response: Response, request: Request, value: str) -> None:
-    response.set_cookie(COOKIE, value, max_age=LIFETIME_SECONDS, path="/", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=LIFETIME_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def clear_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )

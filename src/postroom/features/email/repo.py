@@ -32,44 +32,55 @@ class StoredMessage:
     recipients: list[str]
 
 
-def insert_message(conn: Connection, m: StoredMessage, now: datetime) -> None:
-    """Insert the message, one queued delivery per recipient and a `processed` event for each."""
+def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> list[str]:
+    """Insert messages, one queued delivery per recipient and a `processed` event for each.
+
+    Written for the group-commit writer: every message accepted at the same moment goes into one
+    multi-row INSERT per table. Returns the email ids in order.
+    """
     conn.execute(
-        insert(messages).values(
-            email_id=m.email_id,
-            account_id=m.account_id,
-            username=m.username,
-            created_at=now,
-            source=m.source,
-            client_ip=m.client_ip,
-            sender=m.sender,
-            from_header=m.from_header,
-            to_addrs=m.to,
-            cc_addrs=m.cc,
-            bcc_addrs=m.bcc,
-            reply_to=m.reply_to,
-            subject=m.subject,
-            size=len(m.raw),
-            attachments=m.attachments,
-            raw=m.raw,
-        )
+        insert(messages),
+        [
+            {
+                "email_id": m.email_id,
+                "account_id": m.account_id,
+                "username": m.username,
+                "created_at": now,
+                "source": m.source,
+                "client_ip": m.client_ip,
+                "sender": m.sender,
+                "from_header": m.from_header,
+                "to_addrs": m.to,
+                "cc_addrs": m.cc,
+                "bcc_addrs": m.bcc,
+                "reply_to": m.reply_to,
+                "subject": m.subject,
+                "size": len(m.raw),
+                "attachments": m.attachments,
+                "raw": m.raw,
+            }
+            for m, now in items
+        ],
     )
-    rows = [
-        {
-            "email_id": m.email_id,
-            "account_id": m.account_id,
-            "recipient": r,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_response": "",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in m.recipients
-    ]
+    targets = [(m, r, now) for m, now in items for r in m.recipients]
     ids = (
-        conn.execute(insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows)
+        conn.execute(
+            insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "email_id": m.email_id,
+                    "account_id": m.account_id,
+                    "recipient": r,
+                    "status": "queued",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_response": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for m, r, now in targets
+            ],
+        )
         .scalars()
         .all()
     )
@@ -87,6 +98,7 @@ def insert_message(conn: Connection, m: StoredMessage, now: datetime) -> None:
                 "host": "",
                 "reason": "",
             }
-            for delivery_id, r in zip(ids, m.recipients, strict=True)
+            for delivery_id, (m, r, now) in zip(ids, targets, strict=True)
         ],
     )
+    return [m.email_id for m, _ in items]

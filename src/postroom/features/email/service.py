@@ -220,7 +220,7 @@ class EmailService:
     async def accept(self, message: repo.StoredMessage) -> str:
         """Store the message, its deliveries and events; returns after the commit is durable."""
         now = utcnow()
-        await self._db.write(lambda conn: repo.insert_message(conn, message, now))
+        await self._db.write_batched(repo.insert_messages, (message, now))
         self._on_accepted()
         return message.email_id
 
