@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import html
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +110,25 @@ def test_a_tampered_cookie_is_refused(server: RunningServer, browser: httpx.Clie
     flipped = value[:-1] + ("0" if value[-1] != "0" else "1")
     with server.client(cookies={"postroom_session": flipped}) as client:
         assert client.get("/").status_code == 303
+
+
+def test_an_expired_cookie_is_refused(server: RunningServer, browser: httpx.Client) -> None:
+    with server.app.state.services.db.engine.connect() as conn:
+        secret = key_repo.get_state(conn, "web_session_secret")
+    assert secret and secret not in browser.cookies["postroom_session"]
+
+    def cookie(expires: int) -> str:
+        payload = f"v1.{key_id_of(TEST_KEY)}.{expires}.{'ab' * 16}"
+        return f"{payload}.{hmac.new(secret.encode(), f'session|{payload}'.encode(), 'sha256').hexdigest()}"
+
+    now = int(time.time())
+    with server.client(cookies={"postroom_session": cookie(now + 60)}) as client:
+        assert client.get("/").status_code == 200
+    with server.client(cookies={"postroom_session": cookie(now - 1)}) as client:
+        assert client.get("/").status_code == 303
+    non_ascii = f"postroom_session={cookie(now + 60)[:-1]}é".encode()
+    with server.client() as client:
+        assert client.get("/", headers=[(b"cookie", non_ascii)]).status_code == 303
 
 
 def test_a_key_without_capture_permission_cannot_sign_in(server: RunningServer) -> None:

@@ -109,7 +109,7 @@ async def _checked_form(request: Request, session: Session) -> dict[str, str]:
 
 
 def _safe_next(value: str) -> str:
-    """Only same-site paths are followed after sign-in (browsers drop tabs: `/\t/x` would be `//x`)."""
+    """Only same-site paths are followed after sign-in (browsers drop tabs, so `/<tab>/x` means `//x`)."""
     ok = value.startswith("/") and not value.startswith("//") and "\\" not in value and value.isprintable()
     return value if ok else "/"
 

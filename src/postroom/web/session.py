@@ -90,7 +90,7 @@ class SessionSigner:
         if len(parts) != 5 or parts[0] != _VERSION or not parts[2].isdigit():
             return None
         payload = ".".join(parts[:4])
-        if not hmac.compare_digest(parts[4], await self._mac("session", payload)):
+        if not hmac.compare_digest(parts[4].encode(), (await self._mac("session", payload)).encode()):
             return None
         claims = Claims(key_id=parts[1], expires=int(parts[2]), nonce=parts[3])
         if claims.expires <= (now if now is not None else time.time()):
