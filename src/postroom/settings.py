@@ -138,5 +138,6 @@ def settings_table() -> list[tuple[str, str, str]]:
     """(env var, default, description) rows for the README's configuration table."""
     rows = []
     for f in fields(Settings):
-        rows.append((f"POSTROOM_{f.name.upper()}", str(f.default) or "(empty)", f.metadata.get("description", "")))
+        default = str(f.default) or "(empty)"
+        rows.append((f"POSTROOM_{f.name.upper()}", default, f.metadata.get("description", "")))
     return rows
