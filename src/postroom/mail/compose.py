@@ -83,6 +83,7 @@ def text_part(body: str, subtype: str) -> Message:
         part.set_payload(body, "us-ascii")
     else:
         part.set_payload(body, _UTF8_QP)
+    del part["MIME-Version"]  # only the top level carries it (RFC 2045 §4)
     return part
 
 
@@ -98,6 +99,7 @@ def file_part(item: Part, disposition: str) -> Message:
     part.add_header("Content-Disposition", disposition, filename=filename)
     if item.cid:
         part.add_header("Content-ID", f"<{item.cid}>")
+    del part["MIME-Version"]
     return part
 
 
@@ -105,6 +107,7 @@ def _group(subtype: str, children: list[Message]) -> Message:
     if len(children) == 1:
         return children[0]
     group = MIMEMultipart(subtype, policy=WIRE)
+    del group["MIME-Version"]
     for child in children:
         group.attach(child)
     return group
@@ -128,6 +131,15 @@ def body_tree(c: Composition) -> Message:
     return _group("mixed", children)
 
 
+def _move_to_end(msg: Message, name: str, default: str | None) -> None:
+    """Put the MIME headers after the addressing ones, so a reader sees From/To/Subject first."""
+    value = msg.get(name, default)
+    if value is None:
+        return
+    del msg[name]
+    msg[name] = value
+
+
 def compose(c: Composition) -> bytes:
     """The message as wire bytes (CRLF). A custom header with the name of one we generate replaces ours."""
     root = body_tree(c)
@@ -149,8 +161,9 @@ def compose(c: Composition) -> bytes:
         root["Message-ID"] = c.message_id
     for name, value in c.headers:
         root[name] = header_value(value)  # type: ignore[assignment]
-    if "MIME-Version" not in root:
-        root["MIME-Version"] = "1.0"
+    _move_to_end(root, "MIME-Version", "1.0")
+    _move_to_end(root, "Content-Type", None)
+    _move_to_end(root, "Content-Transfer-Encoding", None)
     buffer = BytesIO()
     BytesGenerator(buffer, mangle_from_=False, policy=WIRE).flatten(root)
     return buffer.getvalue()

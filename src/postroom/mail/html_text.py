@@ -10,4 +10,5 @@ def html_to_text(html: str) -> str:
     converter.body_width = 78
     converter.ignore_images = True
     converter.unicode_snob = True
+    converter.ignore_emphasis = True
     return str(converter.handle(html)).strip() + "\n"
