@@ -45,6 +45,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # --------------------------------------------------------------------------------------------- helpers
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -54,7 +55,8 @@ def free_port() -> int:
 def make_body(size: int, key_in_body: str | None) -> bytes:
     """A /v3/email/send body whose text_body is about `size` bytes of ASCII prose in short lines."""
     line = "The quick brown fox jumps over the lazy dog while the benchmark keeps on sending. "
-    text, n = [], 0
+    text: list[str] = []
+    n = 0
     while n < size:
         chunk = f"{len(text):04d} {line}"
         text.append(chunk)
@@ -114,8 +116,9 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
 
 
 def post_once(url: str, body: bytes, key: str) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "X-Smtp2go-Api-Key": key})
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", "X-Smtp2go-Api-Key": key}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
@@ -124,6 +127,7 @@ def post_once(url: str, body: bytes, key: str) -> tuple[int, dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------ wrk
+
 
 @dataclass
 class WrkResult:
@@ -148,16 +152,34 @@ class WrkResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "accepted_per_s": round(self.rps, 1),
-            "requests": self.requests, "accepted": self.accepted, "other_2xx": self.other_2xx,
-            "non_2xx": self.non_2xx, "socket_errors": self.errors, "duration_s": round(self.duration_s, 3),
-            "latency_ms": self.latency_ms, "server_cpu_cores": round(self.server_cpu, 2),
+            "requests": self.requests,
+            "accepted": self.accepted,
+            "other_2xx": self.other_2xx,
+            "non_2xx": self.non_2xx,
+            "socket_errors": self.errors,
+            "duration_s": round(self.duration_s, 3),
+            "latency_ms": self.latency_ms,
+            "server_cpu_cores": round(self.server_cpu, 2),
         }
 
 
-def run_wrk(url: str, body_file: Path, key: str, args: argparse.Namespace, seconds: float,
-            server_pid: int) -> WrkResult:
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", f"--timeout={args.timeout:g}s",
-           "--latency", "-s", str(LUA), url, "--", str(body_file), key]
+def run_wrk(
+    url: str, body_file: Path, key: str, args: argparse.Namespace, seconds: float, server_pid: int
+) -> WrkResult:
+    cmd = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        f"--timeout={args.timeout:g}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(body_file),
+        key,
+    ]
     cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + args.timeout + 60)
     cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
@@ -166,25 +188,44 @@ def run_wrk(url: str, body_file: Path, key: str, args: argparse.Namespace, secon
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if line is None:
         raise SystemExit(f"wrk printed no WRK_JSON line:\n{out.stdout}\n{out.stderr}")
-    raw = json.loads(line[len("WRK_JSON "):])
+    raw = json.loads(line[len("WRK_JSON ") :])
     lat = raw["latency_us"]
     return WrkResult(
-        requests=raw["requests"], duration_s=raw["duration_us"] / 1e6, accepted=raw["accepted"],
-        other_2xx=raw["other_2xx"], non_2xx=raw["non_2xx"], errors=raw["errors"],
+        requests=raw["requests"],
+        duration_s=raw["duration_us"] / 1e6,
+        accepted=raw["accepted"],
+        other_2xx=raw["other_2xx"],
+        non_2xx=raw["non_2xx"],
+        errors=raw["errors"],
         latency_ms={k: round(v / 1000, 2) for k, v in lat.items()},
         server_cpu=(cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0,
         text=out.stdout.replace(line, "").strip(),
     )
 
 
-def load(url: str, body_file: Path, key: str, args: argparse.Namespace, pid: int, label: str) -> tuple[
-        WrkResult | None, WrkResult]:
+def measure(
+    url: str,
+    body_file: Path,
+    key: str,
+    args: argparse.Namespace,
+    pid: int,
+    label: str,
+    profile: str | None = None,
+) -> tuple[WrkResult | None, WrkResult]:
+    """Warm-up (unless --warmup 0), then the measured run; py-spy watches the measured run if asked."""
     warm = None
     if args.warmup > 0:
         log(f"{label}: warm-up {args.warmup:g} s")
         warm = run_wrk(url, body_file, key, args, args.warmup, pid)
-    log(f"{label}: measuring {args.duration:g} s at {args.connections} connections, {args.threads} wrk threads")
+    spy = py_spy(pid, profile, args.duration, args.profile_gil) if profile else None
+    log(
+        f"{label}: measuring {args.duration:g} s at {args.connections} connections, "
+        f"{args.threads} wrk threads"
+    )
     result = run_wrk(url, body_file, key, args, args.duration, pid)
+    if spy is not None:
+        spy.wait(timeout=60)
+        log(f"profile written to {profile}")
     if args.verbose:
         print(result.text, file=sys.stderr)
     return warm, result
@@ -196,14 +237,15 @@ def log(msg: str) -> None:
 
 # ------------------------------------------------------------------------------------------- database
 
+
 @contextlib.contextmanager
 def database(url: str | None, data_dir: Path) -> Iterator[str]:
     """The URL Postroom gets: empty for the default SQLite file, or a fresh PostgreSQL database."""
     if not url or url.startswith("sqlite"):
         yield url or ""
         return
-    import psycopg  # noqa: PLC0415  (only needed for PostgreSQL runs)
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    import psycopg
+    from sqlalchemy.engine import make_url
 
     base = make_url(url.replace("postgres://", "postgresql://", 1))
     name = f"postroom_bench_{secrets.token_hex(5)}"
@@ -231,12 +273,12 @@ def count_rows(url: str, data_dir: Path) -> dict[str, int]:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             return {k: int(conn.execute(q).fetchone()[0]) for k, q in queries.items()}
     if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url  # noqa: PLC0415
+        from sqlalchemy.engine import make_url
 
         path = Path(make_url(url).database or "")
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             return {k: int(conn.execute(q).fetchone()[0]) for k, q in queries.items()}
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     with psycopg.connect(url) as conn:
         return {k: int(conn.execute(q).fetchone()[0]) for k, q in queries.items()}  # type: ignore[index]
@@ -244,28 +286,48 @@ def count_rows(url: str, data_dir: Path) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------------ main
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--duration", type=float, default=10, help="measured seconds per target (default 10)")
-    p.add_argument("--warmup", type=float, default=3, help="warm-up seconds before each measurement (default 3)")
+    p.add_argument(
+        "--warmup", type=float, default=3, help="warm-up seconds before each measurement (default 3)"
+    )
     p.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    p.add_argument("--timeout", type=float, default=10, help="wrk per-request timeout in seconds (default 10)")
+    p.add_argument(
+        "--timeout", type=float, default=10, help="wrk per-request timeout in seconds (default 10)"
+    )
     p.add_argument("--body-size", type=int, default=2048, help="bytes of text_body (default 2048)")
     p.add_argument("--key-in-body", action="store_true", help="send the API key in the body, not the header")
-    p.add_argument("--database-url", default="",
-                   help="postgresql://… runs against a fresh database created and dropped on that server; "
-                        "default: SQLite in the temporary data dir")
+    p.add_argument(
+        "--database-url",
+        default="",
+        help="postgresql://… runs against a fresh database created and dropped on that server; "
+        "default: SQLite in the temporary data dir",
+    )
     p.add_argument("--skip-reference", action="store_true", help="do not measure the reference endpoint")
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (path is printed)")
-    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra environment for postroom serve, e.g. POSTROOM_SQLITE_SYNCHRONOUS=NORMAL")
-    p.add_argument("--profile", metavar="FILE",
-                   help="attach py-spy to the server during the measured run and write FILE "
-                        "(.svg flame graph, .txt collapsed stacks); skews the figures")
-    p.add_argument("--profile-gil", action="store_true",
-                   help="with --profile: sample only the thread holding the GIL (py-spy --gil)")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for postroom serve, e.g. POSTROOM_SQLITE_SYNCHRONOUS=NORMAL",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="attach py-spy to the server during the measured run and write FILE "
+        "(.svg flame graph, .txt collapsed stacks); skews the figures",
+    )
+    p.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (py-spy --gil)",
+    )
     p.add_argument("--verbose", action="store_true", help="also print wrk's own report")
     args = p.parse_args(argv)
     if args.duration <= 0 or args.duration > 120:
@@ -284,8 +346,22 @@ def py_spy(pid: int, out: str, seconds: float, gil: bool) -> subprocess.Popen[by
         log("py-spy not found; --profile ignored")
         return None
     fmt = "raw" if out.endswith(".txt") else "flamegraph"
-    cmd = [exe, "record", "--pid", str(pid), "--duration", f"{max(1, int(seconds))}", "--rate", "250",
-           "--format", fmt, "--output", out, "--nonblocking", "--threads"]
+    cmd = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        f"{max(1, int(seconds))}",
+        "--rate",
+        "250",
+        "--format",
+        fmt,
+        "--output",
+        out,
+        "--nonblocking",
+        "--threads",
+    ]
     if gil:
         cmd.append("--gil")  # only the thread holding the GIL: where the Python CPU time goes
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -295,14 +371,29 @@ def bench_postroom(args: argparse.Namespace, body: bytes, key: str, workdir: Pat
     data_dir = workdir / "data"
     with database(args.database_url, data_dir) as db_url:
         port = free_port()
-        env = {**os.environ, "POSTROOM_API_KEY": key, "POSTROOM_DELIVERY_MODE": "capture",
-               "POSTROOM_LOG_LEVEL": "warning", "POSTROOM_CONFIG": str(workdir / "no-postroom.toml")}
+        env = {
+            **os.environ,
+            "POSTROOM_API_KEY": key,
+            "POSTROOM_DELIVERY_MODE": "capture",
+            "POSTROOM_LOG_LEVEL": "warning",
+            "POSTROOM_CONFIG": str(workdir / "no-postroom.toml"),
+        }
         env.pop("POSTROOM_DATABASE_URL", None)
         for item in args.server_env:
             name, _, value = item.partition("=")
             env[name] = value
-        cmd = [sys.executable, "-m", "postroom", "serve", "--data-dir", str(data_dir),
-               "--http-host", HOST, "--http-port", str(port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "postroom",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--http-host",
+            HOST,
+            "--http-port",
+            str(port),
+        ]
         if db_url:
             cmd += ["--database-url", db_url]
         log_path = workdir / "postroom.log"
@@ -317,21 +408,7 @@ def bench_postroom(args: argparse.Namespace, body: bytes, key: str, workdir: Pat
             body_file = workdir / "body.json"
             body_file.write_bytes(body)
             wrk_key = "" if args.key_in_body else key
-            spy = None
-            warm = None
-            if args.warmup > 0:
-                log(f"postroom: warm-up {args.warmup:g} s")
-                warm = run_wrk(url, body_file, wrk_key, args, args.warmup, proc.pid)
-            if args.profile:
-                spy = py_spy(proc.pid, args.profile, args.duration, args.profile_gil)
-            log(f"postroom: measuring {args.duration:g} s at {args.connections} connections, "
-                f"{args.threads} wrk threads")
-            result = run_wrk(url, body_file, wrk_key, args, args.duration, proc.pid)
-            if args.verbose:
-                print(result.text, file=sys.stderr)
-            if spy is not None:
-                spy.wait(timeout=60)
-                log(f"profile written to {args.profile}")
+            warm, result = measure(url, body_file, wrk_key, args, proc.pid, "postroom", args.profile)
         finally:
             t0 = time.monotonic()
             code = stop(proc)
@@ -340,21 +417,28 @@ def bench_postroom(args: argparse.Namespace, body: bytes, key: str, workdir: Pat
             log(f"postroom exited with {code}:\n{tail(log_path)}")
         rows = count_rows(db_url, data_dir)
     answered_2xx = 1 + result.accepted + result.other_2xx + (warm.accepted + warm.other_2xx if warm else 0)
-    return {"warm": warm, "result": result, "rows": rows, "answered_2xx": answered_2xx,
-            "in_flight_bound": args.connections * (2 if warm else 1), "stop_s": stop_s,
-            "backend": "postgresql" if db_url else "sqlite"}
+    return {
+        "warm": warm,
+        "result": result,
+        "rows": rows,
+        "answered_2xx": answered_2xx,
+        "in_flight_bound": args.connections * (2 if warm else 1),
+        "stop_s": stop_s,
+        "backend": "postgresql" if db_url else "sqlite",
+    }
 
 
 def bench_reference(args: argparse.Namespace, body: bytes, workdir: Path) -> WrkResult:
     port = free_port()
     log_path = workdir / "reference.log"
-    proc = start([sys.executable, str(REFERENCE_APP), "--host", HOST, "--port", str(port)], dict(os.environ),
-                 log_path)
+    proc = start(
+        [sys.executable, str(REFERENCE_APP), "--host", HOST, "--port", str(port)], dict(os.environ), log_path
+    )
     try:
         wait_healthy(proc, f"http://{HOST}:{port}/healthz", log_path)
         body_file = workdir / "body.json"
         body_file.write_bytes(body)
-        _, result = load(f"http://{HOST}:{port}/v3/email/send", body_file, "", args, proc.pid, "reference")
+        _, result = measure(f"http://{HOST}:{port}/v3/email/send", body_file, "", args, proc.pid, "reference")
         return result
     finally:
         stop(proc)
@@ -362,18 +446,26 @@ def bench_reference(args: argparse.Namespace, body: bytes, workdir: Path) -> Wrk
 
 def row(name: str, r: WrkResult) -> str:
     lat = r.latency_ms
-    return (f"{name:<22}{r.rps:>10.0f}{lat['p50']:>10.2f}{lat['p99']:>10.2f}{lat['max']:>10.1f}"
-            f"{r.non_2xx + r.other_2xx:>9}{r.socket_errors:>8}{r.server_cpu:>8.2f}")
+    return (
+        f"{name:<22}{r.rps:>10.0f}{lat['p50']:>10.2f}{lat['p99']:>10.2f}{lat['max']:>10.1f}"
+        f"{r.non_2xx + r.other_2xx:>9}{r.socket_errors:>8}{r.server_cpu:>8.2f}"
+    )
 
 
-def report(args: argparse.Namespace, pr: dict[str, Any], ref: WrkResult | None, body_len: int) -> dict[str, Any]:
+def report(
+    args: argparse.Namespace, pr: dict[str, Any], ref: WrkResult | None, body_len: int
+) -> dict[str, Any]:
     res: WrkResult = pr["result"]
     print()
-    print(f"/v3/email/send load: {args.connections} connections, {args.threads} wrk threads, "
-          f"{args.duration:g} s measured after {args.warmup:g} s warm-up, body {body_len} B, "
-          f"backend {pr['backend']}, {os.cpu_count()} CPUs")
-    print(f"{'target':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'non-2xx':>9}{'errors':>8}"
-          f"{'srv cpu':>8}")
+    print(
+        f"/v3/email/send load: {args.connections} connections, {args.threads} wrk threads, "
+        f"{args.duration:g} s measured after {args.warmup:g} s warm-up, body {body_len} B, "
+        f"backend {pr['backend']}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'target':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'non-2xx':>9}{'errors':>8}"
+        f"{'srv cpu':>8}"
+    )
     print(row("postroom", res))
     ratio = None
     if ref is not None:
@@ -383,20 +475,32 @@ def report(args: argparse.Namespace, pr: dict[str, Any], ref: WrkResult | None, 
     rows = pr["rows"]
     diff = rows["messages"] - pr["answered_2xx"]
     ok = 0 <= diff <= pr["in_flight_bound"] and rows["deliveries"] >= rows["messages"]
-    print(f"durability: {pr['answered_2xx']} answered 2xx (incl. warm-up and 1 check request) vs "
-          f"{rows['messages']} rows in messages ({diff:+d}; in flight at cut-off ≤ {pr['in_flight_bound']}), "
-          f"{rows['deliveries']} deliveries ({rows['deliveries_delivered']} delivered), {rows['events']} events "
-          f"-> {'OK' if ok else 'MISMATCH'}")
+    print(
+        f"durability: {pr['answered_2xx']} answered 2xx (incl. warm-up and 1 check request) vs "
+        f"{rows['messages']} rows in messages ({diff:+d}; in flight at cut-off <= {pr['in_flight_bound']}), "
+        f"{rows['deliveries']} deliveries ({rows['deliveries_delivered']} delivered), "
+        f"{rows['events']} events -> {'OK' if ok else 'MISMATCH'}"
+    )
     print(f"server stop took {pr['stop_s']:.1f} s")
     return {
-        "bench": "http_send", "connections": args.connections, "threads": args.threads,
-        "duration_s": args.duration, "warmup_s": args.warmup, "body_bytes": body_len,
-        "backend": pr["backend"], "cpus": os.cpu_count(),
+        "bench": "http_send",
+        "connections": args.connections,
+        "threads": args.threads,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "body_bytes": body_len,
+        "backend": pr["backend"],
+        "cpus": os.cpu_count(),
         "postroom": res.as_json(),
         "reference": ref.as_json() if ref is not None else None,
         "ratio": round(ratio, 4) if ratio is not None else None,
-        "durability": {"answered_2xx": pr["answered_2xx"], **rows, "difference": diff,
-                       "in_flight_bound": pr["in_flight_bound"], "ok": ok},
+        "durability": {
+            "answered_2xx": pr["answered_2xx"],
+            **rows,
+            "difference": diff,
+            "in_flight_bound": pr["in_flight_bound"],
+            "ok": ok,
+        },
     }
 
 

@@ -22,8 +22,10 @@ from starlette.routing import Route
 async def send(request: Request) -> Response:
     body = await request.body()
     return JSONResponse(
-        {"request_id": str(uuid.uuid4()),
-         "data": {"succeeded": 1, "failed": 0, "failures": [], "email_id": "reference", "size": len(body)}}
+        {
+            "request_id": str(uuid.uuid4()),
+            "data": {"succeeded": 1, "failed": 0, "failures": [], "email_id": "reference", "size": len(body)},
+        }
     )
 
 
@@ -39,8 +41,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", server_header=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+    )
 
 
 if __name__ == "__main__":

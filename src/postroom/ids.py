@@ -18,7 +18,7 @@ def _base62(number: int, width: int) -> str:
 
 
 def _random62(width: int) -> str:
-    return "".join(secrets.choice(_B62) for _ in range(width))
+    return _base62(secrets.randbelow(62**width), width)
 
 
 def new_email_id() -> str:

@@ -68,13 +68,25 @@ def node_package() -> Path:
     staging = CACHE.parent / f"npm-clients.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         done = subprocess.run(
-            ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(staging),
-             f"{PACKAGE}@{VERSION}"],
-            capture_output=True, text=True, timeout=900, check=False,
+            [
+                "npm",
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(staging),
+                f"{PACKAGE}@{VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if done.returncode != 0 or _installed_version(staging) != VERSION:
-            pytest.fail(f"npm install {PACKAGE}@{VERSION} failed ({done.returncode}):\n"
-                        f"{done.stdout}\n{done.stderr}")
+            pytest.fail(
+                f"npm install {PACKAGE}@{VERSION} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
         if CACHE.exists():  # an older version, or a broken install
             shutil.rmtree(CACHE)
         try:
@@ -91,7 +103,10 @@ def run_node(package: Path, base_url: str, key: str, spec: dict[str, Any]) -> di
     """Run send_with_node.js; returns its JSON line ({"ok": …, "status"?: …, "body"?: …})."""
     done = subprocess.run(
         ["node", str(SCRIPT), str(package), base_url, key, json.dumps(spec)],
-        capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+        check=False,
     )
     lines = done.stdout.strip().splitlines()
     assert lines, f"node printed nothing (exit {done.returncode}): {done.stderr}"
@@ -131,8 +146,9 @@ def _ancestors(part: EmailMessage, parents: dict[int, EmailMessage]) -> list[Ema
     return out
 
 
-def test_mail_with_cc_bcc_attachment_and_inline(server: RunningServer, node_package: Path,
-                                                tmp_path: Path) -> None:
+def test_mail_with_cc_bcc_attachment_and_inline(
+    server: RunningServer, node_package: Path, tmp_path: Path
+) -> None:
     attachment = random.Random(20260206).randbytes(3000)
     attachment_path = tmp_path / "payload.bin"
     attachment_path.write_bytes(attachment)
@@ -141,8 +157,9 @@ def test_mail_with_cc_bcc_attachment_and_inline(server: RunningServer, node_pack
     image_path.write_bytes(image)
     cid = "company-logo"
     text = "Plain part from smtp2go-nodejs."
-    html = (f'<html><body><p>Hello from <b>smtp2go-nodejs</b></p><img src="cid:{cid}" alt="logo">'
-            "</body></html>")
+    html = (
+        f'<html><body><p>Hello from <b>smtp2go-nodejs</b></p><img src="cid:{cid}" alt="logo"></body></html>'
+    )
     spec = {
         "from": {"email": "node.sender@example.com", "name": "Node Sender"},
         "to": [{"email": "to.person@example.com", "name": "To Person"}, {"email": "bare@example.net"}],
@@ -172,7 +189,8 @@ def test_mail_with_cc_bcc_attachment_and_inline(server: RunningServer, node_pack
     detail = fetch_detail(server, email_id)
     assert detail["envelope"]["mail_from"] == "node.sender@example.com"
     assert sorted(detail["envelope"]["rcpt_to"]) == sorted(
-        ["to.person@example.com", "bare@example.net", "cc.person@example.com", "hidden@example.org"])
+        ["to.person@example.com", "bare@example.net", "cc.person@example.com", "hidden@example.org"]
+    )
     assert detail["bcc"] == ["hidden@example.org"]
 
     # The attachment: the library's file name and MIME type, the exact bytes.
@@ -205,7 +223,8 @@ def test_mail_with_cc_bcc_attachment_and_inline(server: RunningServer, node_pack
 
     events = server.wait_for_events(email_id, 8)
     assert event_pairs(events) == processed_and_delivered(
-        ["to.person@example.com", "bare@example.net", "cc.person@example.com", "hidden@example.org"])
+        ["to.person@example.com", "bare@example.net", "cc.person@example.com", "hidden@example.org"]
+    )
 
 
 def test_attachment_of_unknown_type(server: RunningServer, node_package: Path, tmp_path: Path) -> None:
@@ -213,8 +232,13 @@ def test_attachment_of_unknown_type(server: RunningServer, node_package: Path, t
     content = random.Random(3).randbytes(512)
     path = tmp_path / "notes.zzqx"
     path.write_bytes(content)
-    spec = {"from": {"email": "sender@example.com"}, "to": [{"email": "to@example.com"}],
-            "subject": "unknown type", "text": "see attached", "attachments": [str(path)]}
+    spec = {
+        "from": {"email": "sender@example.com"},
+        "to": [{"email": "to@example.com"}],
+        "subject": "unknown type",
+        "text": "see attached",
+        "attachments": [str(path)],
+    }
     email_id = assert_accepted(run_node(node_package, server.v3, server.key, spec))
     [attached] = list(fetch_message(server, email_id).iter_attachments())
     assert isinstance(attached, EmailMessage)
@@ -224,8 +248,12 @@ def test_attachment_of_unknown_type(server: RunningServer, node_package: Path, t
 
 
 def test_generic_service_reads_activity(server: RunningServer, node_package: Path) -> None:
-    spec = {"from": {"email": "sender@example.com"}, "to": [{"email": "to@example.com"}],
-            "subject": "then look it up", "html": "<p>html only</p>"}
+    spec = {
+        "from": {"email": "sender@example.com"},
+        "to": [{"email": "to@example.com"}],
+        "subject": "then look it up",
+        "html": "<p>html only</p>",
+    }
     email_id = assert_accepted(run_node(node_package, server.v3, server.key, spec))
     server.wait_for_events(email_id, 2)
     lookup = {"action": "service", "endpoint": "activity/search", "body": {"search_email_id": email_id}}
@@ -237,14 +265,22 @@ def test_generic_service_reads_activity(server: RunningServer, node_package: Pat
     assert {e["email_id"] for e in events} == {email_id}
 
 
-@pytest.mark.parametrize(("key", "error_code"), [
-    pytest.param("api-" + "0" * 32, "E_ApiResponseCodes.API_EXCEPTION", id="unknown-key"),
-    pytest.param("not-an-smtp2go-key", "E_ApiResponseCodes.INVALID_IN_PAYLOAD", id="malformed-key"),
-])
-def test_bad_key_is_returned_as_error_response(server: RunningServer, node_package: Path, key: str,
-                                               error_code: str) -> None:
-    spec = {"from": {"email": "sender@example.com"}, "to": [{"email": "to@example.com"}],
-            "subject": "refused", "text": "refused"}
+@pytest.mark.parametrize(
+    ("key", "error_code"),
+    [
+        pytest.param("api-" + "0" * 32, "E_ApiResponseCodes.API_EXCEPTION", id="unknown-key"),
+        pytest.param("not-an-smtp2go-key", "E_ApiResponseCodes.INVALID_IN_PAYLOAD", id="malformed-key"),
+    ],
+)
+def test_bad_key_is_returned_as_error_response(
+    server: RunningServer, node_package: Path, key: str, error_code: str
+) -> None:
+    spec = {
+        "from": {"email": "sender@example.com"},
+        "to": [{"email": "to@example.com"}],
+        "subject": "refused",
+        "text": "refused",
+    }
     out = run_node(node_package, server.v3, key, spec)
     assert out["ok"] is False and out["status"] == 401, out
     assert is_uuid(out["body"]["request_id"])

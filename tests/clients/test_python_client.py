@@ -88,8 +88,9 @@ def test_plain_text(pointed: RunningServer) -> None:
 
 def test_api_key_from_environment(pointed: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMTP2GO_API_KEY", pointed.key)
-    resp = Smtp2goClient().send(sender="env@example.com", recipients=["to@example.com"],
-                                subject="Key from SMTP2GO_API_KEY", text="hi")
+    resp = Smtp2goClient().send(
+        sender="env@example.com", recipients=["to@example.com"], subject="Key from SMTP2GO_API_KEY", text="hi"
+    )
     email_id = assert_sent(resp)
     assert fetch_message(pointed, email_id)["Subject"] == "Key from SMTP2GO_API_KEY"
 
@@ -99,8 +100,9 @@ def test_html_and_text(pointed: RunningServer) -> None:
     text = "Grüße aus dem Café — plain part"
     html = "<html><body><h1>Grüße</h1><p>aus dem <b>Café</b> — HTML part</p></body></html>"
     subject = "HTML und Text — Grüße ✓"
-    resp = client.send(sender="sender@example.com", recipients=["reader@example.com"], subject=subject,
-                       text=text, html=html)
+    resp = client.send(
+        sender="sender@example.com", recipients=["reader@example.com"], subject=subject, text=text, html=html
+    )
     email_id = assert_sent(resp)
 
     msg = fetch_message(pointed, email_id)
@@ -121,8 +123,11 @@ def test_html_and_text(pointed: RunningServer) -> None:
 def test_html_only_gets_a_generated_text_part(pointed: RunningServer) -> None:
     client = Smtp2goClient(api_key=pointed.key)
     html = "<p>Only <em>HTML</em> was given.</p>"
-    email_id = assert_sent(client.send(sender="sender@example.com", recipients=["reader@example.com"],
-                                       subject="HTML only", html=html))
+    email_id = assert_sent(
+        client.send(
+            sender="sender@example.com", recipients=["reader@example.com"], subject="HTML only", html=html
+        )
+    )
     msg = fetch_message(pointed, email_id)
     assert msg.get_content_type() == "multipart/alternative"
     plain, rich = msg.get_body(preferencelist=("plain",)), msg.get_body(preferencelist=("html",))
@@ -134,8 +139,13 @@ def test_html_only_gets_a_generated_text_part(pointed: RunningServer) -> None:
 def test_custom_headers(pointed: RunningServer) -> None:
     client = Smtp2goClient(api_key=pointed.key)
     custom = {"X-Campaign": "spring-2026", "X-Trace-Id": "trace-0042", "Reply-To": "replies@example.com"}
-    resp = client.send(sender="sender@example.com", recipients=["reader@example.com"],
-                       subject="Custom headers", text="see the headers", custom_headers=custom)
+    resp = client.send(
+        sender="sender@example.com",
+        recipients=["reader@example.com"],
+        subject="Custom headers",
+        text="see the headers",
+        custom_headers=custom,
+    )
     email_id = assert_sent(resp)
     # The client's quirk: it mutates the dict it was given, adding its own markers, and sends the
     # whole dict both as HTTP request headers and as the e-mail's custom_headers.
@@ -163,13 +173,18 @@ BAD_KEYS = [
 
 
 def _send_with(key: str) -> Smtp2goResponse:
-    return Smtp2goClient(api_key=key).send(sender="sender@example.com", recipients=["reader@example.com"],
-                                           subject="should not be stored", text="refused")
+    return Smtp2goClient(api_key=key).send(
+        sender="sender@example.com",
+        recipients=["reader@example.com"],
+        subject="should not be stored",
+        text="refused",
+    )
 
 
 @pytest.mark.parametrize(("key", "error_code"), BAD_KEYS)
-def test_bad_key_is_refused_without_crashing_the_client(pointed: RunningServer, key: str,
-                                                        error_code: str) -> None:
+def test_bad_key_is_refused_without_crashing_the_client(
+    pointed: RunningServer, key: str, error_code: str
+) -> None:
     resp = _send_with(key)  # must not raise (the client crashes when `data` is not an object)
     assert resp.success is False
     assert resp.status_code == 401
@@ -187,4 +202,3 @@ def test_bad_key_error_reaches_client_errors(pointed: RunningServer, key: str, e
     assert resp.success is False
     assert resp.errors, f"the client sees no error: data = {resp.json['data']}"
     assert all(isinstance(e, str) and e for e in resp.errors)
-

@@ -112,3 +112,37 @@ def test_long_ascii_lines_are_quoted_printable() -> None:
     msg = _compose(text="x" * 2000)
     assert msg["Content-Transfer-Encoding"] == "quoted-printable"
     assert msg.get_content().strip() == "x" * 2000
+
+
+def test_fast_header_path_matches_compat32_folding() -> None:
+    from email.generator import BytesGenerator
+    from email.policy import compat32
+    from io import BytesIO
+
+    from postroom.mail.compose import WIRE
+
+    values = [
+        "plain",
+        "two  spaces",
+        "tab\there",
+        "x" * 60,
+        "y" * 200,
+        "Grüße",
+        "a, b <c@d>",
+        " lead",
+        "trail ",
+        "=?utf-8?q?x?=",
+        "semi; colon",
+        "",
+        "long words " * 12,
+    ]
+    for value in values:
+        outputs = []
+        for policy in (WIRE, compat32.clone(linesep="\r\n")):
+            msg = _compose(text="t")
+            msg_c = email.message_from_bytes(msg.as_bytes(), policy=policy)
+            msg_c["X-Test"] = value
+            buffer = BytesIO()
+            BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg_c)
+            outputs.append(buffer.getvalue())
+        assert outputs[0] == outputs[1], value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from postroom.delivery.transports.base import Job, Outcome
 from postroom.storage.tables import deliveries, events, messages
@@ -59,40 +59,46 @@ def claim(conn: Connection, worker_id: str, limit: int, now: datetime, lease: ti
 def record(conn: Connection, worker_id: str, results: list[tuple[Job, Outcome]], now: datetime) -> int:
     """Store each outcome and its event, release the leases; returns how many were recorded.
 
-    A job whose lease this worker no longer holds (it expired and another worker took it) is
-    skipped, so an outcome is never recorded twice.
+    Jobs with the same outcome are updated by one statement. A job whose lease this worker no
+    longer holds (it expired and another worker took it) is skipped, so an outcome is never
+    recorded twice.
     """
-    recorded = []
+    by_outcome: dict[Outcome, list[Job]] = {}
     for job, outcome in results:
-        changed = conn.execute(
-            update(deliveries)
-            .where(and_(deliveries.c.id == job.delivery_id, deliveries.c.locked_by == worker_id))
-            .values(
-                status=STATUS_OF_OUTCOME[outcome.kind],
-                locked_by=None,
-                locked_until=None,
-                last_response=outcome.response,
-                updated_at=now,
-            )
-        ).rowcount
-        if changed:
-            recorded.append((job, outcome))
-    if recorded:
-        conn.execute(
-            insert(events),
-            [
-                {
-                    "account_id": job.account_id,
-                    "email_id": job.email_id,
-                    "delivery_id": job.delivery_id,
-                    "recipient": job.recipient,
-                    "event": EVENT_OF_OUTCOME[outcome.kind],
-                    "created_at": now,
-                    "smtp_response": outcome.response,
-                    "host": outcome.host,
-                    "reason": "",
-                }
-                for job, outcome in recorded
-            ],
+        by_outcome.setdefault(outcome, []).append(job)
+    rows = []
+    for outcome, jobs in by_outcome.items():
+        held = set(
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_([j.delivery_id for j in jobs]), deliveries.c.locked_by == worker_id
+                )
+                .values(
+                    status=STATUS_OF_OUTCOME[outcome.kind],
+                    locked_by=None,
+                    locked_until=None,
+                    last_response=outcome.response,
+                    updated_at=now,
+                )
+                .returning(deliveries.c.id)
+            ).scalars()
         )
-    return len(recorded)
+        rows += [
+            {
+                "account_id": j.account_id,
+                "email_id": j.email_id,
+                "delivery_id": j.delivery_id,
+                "recipient": j.recipient,
+                "event": EVENT_OF_OUTCOME[outcome.kind],
+                "created_at": now,
+                "smtp_response": outcome.response,
+                "host": outcome.host,
+                "reason": "",
+            }
+            for j in jobs
+            if j.delivery_id in held
+        ]
+    if rows:
+        conn.execute(insert(events), rows)
+    return len(rows)

@@ -17,6 +17,7 @@ from postroom.storage.database import Database
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 POLL_SECONDS = 1.0
+GATHER_SECONDS = 0.05  # after a part-full round, let work gather so the next round is one bigger batch
 BATCH = 500
 
 
@@ -45,10 +46,14 @@ class DeliveryWorker:
             except Exception:
                 log.exception("delivery round failed; retrying")
                 worked = 0
-            if worked == 0 and not self._stopping:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+            if self._stopping or worked >= self._batch:
+                continue
+            if worked:
+                await asyncio.sleep(GATHER_SECONDS)
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
 
     async def run_once(self) -> int:
         """One claim-deliver-record round; returns how many deliveries it handled."""

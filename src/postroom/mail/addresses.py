@@ -13,6 +13,7 @@ _FORM = re.compile(
 )
 # RFC 5321 mailbox, permissive on the characters of the local part, strict on structure.
 _MAILBOX = re.compile(r"^(?P<local>[^@\s<>(),;:\\\"\[\]]{1,64})@(?P<domain>[^@\s<>(),;:\\\"\[\]_]{1,253})$")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")  # RFC 5322 atext and spaces: no quoting
 _LABEL = re.compile(r"^(?!-)[^.\s]{1,63}(?<!-)$")
 
 
@@ -25,7 +26,11 @@ class Address:
 
     def header(self) -> str:
         """The form for a header: RFC 2047-encoded name when it is not ASCII."""
-        return formataddr((self.name, self.addr), charset="utf-8") if self.name else self.addr
+        if not self.name:
+            return self.addr
+        if _PLAIN_NAME.fullmatch(self.name):
+            return f"{self.name} <{self.addr}>"
+        return formataddr((self.name, self.addr), charset="utf-8")
 
     @property
     def domain(self) -> str:

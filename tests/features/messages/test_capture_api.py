@@ -98,8 +98,9 @@ def test_detail_raw_and_events(server: RunningServer) -> None:
         "processed",
     ]
     raw = _get(server, f"/api/v1/messages/{email_id}/raw")
-    assert raw.headers["content-type"] == "message/rfc822" and raw.content.startswith(
-        b"Content-Type: multipart/mixed"
+    assert raw.headers["content-type"] == "message/rfc822"
+    assert (
+        raw.content.startswith(b"From: s@example.com\r\n") and b"Content-Type: multipart/mixed" in raw.content
     )
     assert b"hidden@example.com" not in raw.content
 

@@ -7,7 +7,9 @@ unknown or blocked one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
 
+log = logging.getLogger(__name__)
 MASTER_ACCOUNT_NAME = "Master account"
 BOOTSTRAP_STATE = "bootstrap_key_id"
 CACHE_SECONDS = 5.0
@@ -120,11 +123,18 @@ def bootstrap(conn: Connection, fixed_key: str = "", reset: bool = False) -> Boo
 
 
 class KeyAuthenticator:
-    """Resolves keys to principals, caching each lookup for a few seconds to keep the hot path fast."""
+    """Resolves keys to principals from a small in-process cache.
+
+    An entry is fresh for CACHE_SECONDS; after that the old answer is still served while one
+    background read refreshes it (stale-while-revalidate), and concurrent misses share one read
+    (single flight), so a cache expiry under load never stalls every request at once.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
+        self._refreshes: set[asyncio.Task[Principal | None]] = set()
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -133,15 +143,48 @@ class KeyAuthenticator:
             raise MalformedKey("The API key is malformed: expected 'api-' followed by 32 characters")
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
-            principal = cached[1]
+        if cached is None:
+            principal = await self._load(digest)
         else:
-            principal = await self._db.read(lambda conn: _load_principal(conn, digest))
-            if len(self._cache) > 10000:
-                self._cache.clear()
-            self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+            expires, principal = cached
+            if expires <= time.monotonic() and digest not in self._loading:
+                task = asyncio.create_task(self._load(digest))
+                self._refreshes.add(task)
+                task.add_done_callback(self._refresh_done)
         if principal is None:
             raise InvalidKey("The API key is not valid")
+        return principal
+
+    def forget(self) -> None:
+        """Drop every cached answer (after keys change in this process)."""
+        self._cache.clear()
+
+    def _refresh_done(self, task: asyncio.Task[Principal | None]) -> None:
+        self._refreshes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("refreshing an API key failed: %s", task.exception())
+
+    async def _load(self, digest: str) -> Principal | None:
+        pending = self._loading.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+        self._loading[digest] = future
+        try:
+            principal = await self._db.read(lambda conn: _load_principal(conn, digest))
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+            raise
+        finally:
+            self._loading.pop(digest, None)
+        if len(self._cache) > 10000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        future.set_result(principal)
         return principal
 
     async def by_key_id(self, key_id: str) -> Principal | None:
