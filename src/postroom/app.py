@@ -13,10 +13,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
-from postroom.api.v3 import dispatch
+from postroom.api.v3 import PREFIX, V3App
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
 from postroom.features.messages.routes import routes as message_routes
@@ -28,7 +29,7 @@ from postroom.storage.migrate import upgrade
 from postroom.web.routes import routes as web_routes
 
 log = logging.getLogger(__name__)
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+OPENAPI_PATH = "/v3/openapi.json"
 
 
 def prepare(settings: Settings, reset_key: bool = False) -> tuple[Database, Bootstrap]:
@@ -66,7 +67,23 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_envelope(request_id, PostroomError("An unexpected error occurred; see the server log"))
 
 
-def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> Starlette:
+class PostroomApp:
+    """Routes /v3/* straight to the API door and everything else through the Starlette site."""
+
+    def __init__(self, site: Starlette, api: V3App) -> None:
+        self.site = site
+        self.api = api
+        self.state = site.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(PREFIX) and path != OPENAPI_PATH:
+            await self.api(scope, receive, send)
+        else:
+            await self.site(scope, receive, send)
+
+
+def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:
     services = build_services(settings, db)
     workers = settings.workers if run_workers is None else run_workers
 
@@ -84,8 +101,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
 
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/v3/openapi.json", openapi, methods=["GET"]),
-        Route("/v3/{path:path}", dispatch, methods=ALL_METHODS),
+        Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *message_routes,
         *web_routes,
     ]
@@ -96,7 +112,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     )
     app.state.services = services
     app.state.openapi = build_openapi(services.registry)
-    return app
+    return PostroomApp(app, V3App(services))
 
 
-__all__ = ["Services", "build_app", "prepare"]
+__all__ = ["PostroomApp", "Services", "build_app", "prepare"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from postroom.api.auth import key_from
 from postroom.api.body import decode_json_object
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from postroom.services import Services
 
 log = logging.getLogger(__name__)
+PREFIX = "/v3/"
 # Send endpoints also report an error the way their clients read a refused message: the Python
 # client's `errors` is `data.failures`, and WP Mail SMTP looks for an empty `email_id`.
 SEND_PATHS = {"/email/send", "/email/mime"}
@@ -49,10 +51,23 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def dispatch(request: Request) -> Response:
-    services: Services = request.app.state.services
+class V3App:
+    """The /v3 door as a plain ASGI app: every error is already an envelope here, so it needs none
+    of the generic middleware the rest of the site runs through."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        path = scope["path"][len(PREFIX) - 1 :]
+        response = await dispatch(self.services, request, path)
+        await response(scope, receive, send)
+
+
+async def dispatch(services: Services, request: Request, path: str) -> Response:
+    """Resolve, read, authenticate, authorise and call; always answers with the envelope."""
     request_id = new_request_id()
-    path = "/" + request.path_params.get("path", "")
     try:
         endpoint = services.registry.resolve(path)
         if endpoint is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -38,11 +39,17 @@ def _sqlite_connect_hooks(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
 
 
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def create_db_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     """An engine for the URL; SQLite files get WAL and a busy timeout, PostgreSQL a pool."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=8, max_overflow=8, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, pool_size=8, max_overflow=8, json_serializer=_json, connect_args={"check_same_thread": False}
+        )
         _sqlite_connect_hooks(engine, sqlite_synchronous.upper())
         return engine
-    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=_json)
