@@ -21,6 +21,7 @@ class Call:
     body: dict[str, Any]
     request_id: str
     client_ip: str
+    method: str = "POST"
 
     def parse(self, kind: type[T]) -> T:
         """The body validated as `kind`; raises InvalidInput naming the first bad field."""

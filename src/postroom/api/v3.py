@@ -85,7 +85,7 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
         principal = await services.keys.authenticate(key_from(request.headers, body))
         if not principal.may_call(endpoint.path):
             raise Forbidden("You do not have permission to access this API endpoint")
-        call = Call(services, principal, body, request_id, client_ip(request))
+        call = Call(services, principal, body, request_id, client_ip(request), request.method)
         return envelope(request_id, await endpoint.handler(call))
     except PostroomError as exc:
         if path.rstrip("/") in SEND_PATHS:

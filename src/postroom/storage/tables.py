@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -106,4 +107,19 @@ events = Table(
     Column("reason", Text, nullable=False, default=""),
     Index("ix_events_account_created", "account_id", "created_at"),
     Index("ix_events_email", "email_id"),
+)
+
+smtp_users = Table(
+    "smtp_users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # Argon2; the password itself is never stored
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="allowed"),  # allowed, blocked, sandbox
+    Column("sending_allowed", Boolean, nullable=False, default=True),
+    Column("settings", JSON, nullable=False),  # rate limit, tracking, feedback, audit, bounce settings
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
