@@ -13,6 +13,8 @@ from typing import Any
 from postroom.errors import ConfigError
 
 DELIVERY_MODES = ("capture",)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 API_KEY_PATTERN = re.compile(r"^api-[0-9A-Fa-f]{32}$")
 
 
@@ -46,6 +48,28 @@ class Settings:
         default="FULL", metadata={"description": "SQLite synchronous pragma (FULL survives power loss)"}
     )
     log_level: str = field(default="info", metadata={"description": "debug, info, warning or error"})
+    hostname: str = field(
+        default="localhost", metadata={"description": "the server's name in SMTP greetings and Received headers"}
+    )
+    smtp_host: str = field(default="127.0.0.1", metadata={"description": "address the SMTP server listens on"})
+    smtp_port: int = field(
+        default=2525, metadata={"description": "SMTP submission port (STARTTLS offered); 0 turns SMTP off"}
+    )
+    smtps_port: int = field(default=0, metadata={"description": "second SMTP port with implicit TLS; 0 is off"})
+    smtp_max_size: int = field(default=50 * 1024 * 1024, metadata={"description": "SMTP SIZE limit in bytes"})
+    smtp_allow_plain_auth: str = field(
+        default="auto",
+        metadata={"description": "AUTH before STARTTLS: auto (only on a loopback listener), true or false"},
+    )
+    smtp_tls_cert: str = field(
+        default="", metadata={"description": "PEM certificate for STARTTLS/SMTPS; empty: self-signed in data dir"}
+    )
+    smtp_tls_key: str = field(default="", metadata={"description": "PEM private key for smtp_tls_cert"})
+    smtp_max_connections: int = field(
+        default=500, metadata={"description": "concurrent SMTP connections; more get 421"}
+    )
+    smtp_max_recipients: int = field(default=1000, metadata={"description": "RCPT TO per message"})
+    smtp_timeout: int = field(default=300, metadata={"description": "seconds an SMTP client may stay silent"})
 
     @property
     def resolved_database_url(self) -> str:
@@ -55,12 +79,18 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'postroom.sqlite3').resolve()}"
 
     @property
+    def plain_auth_allowed(self) -> bool:
+        """AUTH without TLS: on by default only when the SMTP listener is on loopback (local development)."""
+        value = self.smtp_allow_plain_auth.lower()
+        if value == "auto":
+            return self.smtp_host in {"127.0.0.1", "::1", "localhost"} or self.smtp_host.startswith("127.")
+        return value in _TRUE
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.http_host}:{self.http_port}/v3/"
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -99,6 +129,16 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'database_url': expected sqlite:///path or postgresql://…")
     if s.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ConfigError("setting 'sqlite_synchronous': expected OFF, NORMAL, FULL or EXTRA")
+    for name in ("smtp_port", "smtps_port"):
+        if not 0 <= getattr(s, name) < 65536:
+            raise ConfigError(f"setting '{name}': {getattr(s, name)} is not a TCP port (0 turns it off)")
+    if s.smtp_allow_plain_auth.lower() not in {"auto", *_TRUE, *_FALSE}:
+        raise ConfigError("setting 'smtp_allow_plain_auth': expected auto, true or false")
+    if bool(s.smtp_tls_cert) != bool(s.smtp_tls_key):
+        raise ConfigError("settings 'smtp_tls_cert' and 'smtp_tls_key' must be given together")
+    for name in ("smtp_max_size", "smtp_max_connections", "smtp_max_recipients", "smtp_timeout"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting '{name}': must be at least 1")
     if s.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level': expected debug, info, warning or error")
 

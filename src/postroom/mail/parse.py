@@ -54,27 +54,37 @@ def strip_bcc(raw: bytes) -> bytes:
     return b"".join(kept) + rest
 
 
-def _addresses(values: list[str]) -> list[Address]:
+def _addresses(values: list[str], strict: bool) -> list[Address]:
     out = []
     for name, addr in getaddresses(values):
         if not addr:
             continue
         if not is_valid_mailbox(addr):
-            raise ValueError(addr)
+            if strict:
+                raise ValueError(addr)
+            continue
         out.append(Address(addr=addr, name=name))
     return out
 
 
-def read_submitted(raw: bytes) -> Submitted:
-    """Parse only the header section; raise ValueError for an address that is not a mailbox."""
+def read_submitted(raw: bytes, strict: bool = True) -> Submitted:
+    """Parse only the header section.
+
+    strict: raise ValueError for an address that is not a mailbox (the API's /email/mime, where
+    headers are the recipients); otherwise skip it (SMTP, where the envelope is what counts).
+    """
     head, _ = split_header(raw)
     msg = BytesHeaderParser(policy=default).parsebytes(head)
-    senders = _addresses([str(v) for v in msg.get_all("From", [])])
+
+    def field(name: str) -> list[Address]:
+        return _addresses([str(v) for v in msg.get_all(name, [])], strict)
+
+    senders = field("From")
     return Submitted(
         sender=senders[0] if senders else None,
-        to=_addresses([str(v) for v in msg.get_all("To", [])]),
-        cc=_addresses([str(v) for v in msg.get_all("Cc", [])]),
-        bcc=_addresses([str(v) for v in msg.get_all("Bcc", [])]),
+        to=field("To"),
+        cc=field("Cc"),
+        bcc=field("Bcc"),
         reply_to=str(msg.get("Reply-To", "")),
         subject=str(msg.get("Subject", "")),
         message_id=str(msg.get("Message-ID", "")),

@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -213,6 +214,25 @@ class EmailService:
             recipients=recipients,
         )
 
+    def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
+        """An SMTP DATA payload: the envelope decides the recipients; Bcc headers are removed;
+        Received, and Message-ID/Date when missing, are added to the stored copy."""
+        head = read_submitted(s.raw, strict=False)
+        email_id = new_email_id()
+        domain = head.sender.domain if head.sender else s.hostname
+        raw = _complete_headers(strip_bcc(s.raw), head.message_id, head.has_date, email_id, domain)
+        raw = received_header(s, email_id) + raw
+        self._check_size(raw)
+        recipients = _dedupe(s.rcpt_tos)
+        shown = {a.addr.lower() for a in head.to + head.cc}
+        return repo.StoredMessage(
+            email_id=email_id, account_id=s.account_id, username=s.username, source="smtp",
+            client_ip=s.client_ip, sender=s.mail_from, from_header=head.sender.header() if head.sender else "",
+            to=[a.addr for a in head.to], cc=[a.addr for a in head.cc],
+            bcc=[r for r in recipients if r.lower() not in shown], reply_to=head.reply_to,
+            subject=head.subject, raw=raw, attachments=[], recipients=recipients,
+        )
+
     def _check_size(self, raw: bytes) -> None:
         if len(raw) > self._max_size:
             raise InvalidInput("body", f"The message is larger than the limit of {self._max_size} bytes")
@@ -255,6 +275,31 @@ class EmailService:
             _batch_error(p) if isinstance(p, PostroomError) else SendResult(1, 0, [], next(ids))
             for p in prepared
         ]
+
+
+@dataclass(frozen=True)
+class SmtpSubmission:
+    """What an SMTP session hands over at the end of DATA."""
+
+    account_id: str
+    username: str
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    client_ip: str
+    helo: str
+    protocol: str  # ESMTP, ESMTPS, ESMTPA, ESMTPSA (RFC 3848)
+    hostname: str
+
+
+def received_header(s: SmtpSubmission, email_id: str) -> bytes:
+    """The trace header of RFC 5321 §4.4 for this hop."""
+    recipient = f"\r\n\tfor <{s.rcpt_tos[0]}>" if len(s.rcpt_tos) == 1 else ""
+    line = (
+        f"Received: from {s.helo or 'unknown'} ([{s.client_ip}])\r\n\tby {s.hostname} (Postroom) "
+        f"with {s.protocol} id {email_id}{recipient}; {format_datetime(datetime.now(UTC))}\r\n"
+    )
+    return line.encode("utf-8")
 
 
 def _batch_error(exc: PostroomError) -> BatchItemError:

@@ -1,0 +1,175 @@
+"""The aiosmtpd handler: SMTP policy at each step, then the same EmailService as the HTTP API.
+
+Who may send: a client that authenticated as an SMTP user (AUTH PLAIN or LOGIN). Anyone else is
+refused at MAIL FROM with 530, so the server is never an open relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
+
+from postroom.errors import InvalidInput, StorageUnavailable
+from postroom.features.email.service import EmailService, SmtpSubmission
+from postroom.features.smtp_users.service import SmtpSender
+from postroom.ratelimit import WindowCounter
+from postroom.settings import Settings
+from postroom.smtp import replies
+
+log = logging.getLogger(__name__)
+AUTH_WINDOW = 600.0  # seconds over which failed AUTH attempts of one IP are counted
+AUTH_LOCKOUT = 20  # failures in the window after which the IP is refused outright
+EXTRA_EHLO = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]  # RFC 2920, RFC 2034
+
+
+class SmtpUsers(Protocol):
+    async def authenticate(self, username: str, password: str) -> SmtpSender | None: ...
+
+    async def sender(self, username: str) -> SmtpSender | None: ...
+
+
+def _peer_ip(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+
+
+def _protocol(server: SMTP, session: Session) -> str:
+    """RFC 3848 protocol type for the Received header."""
+    tls = bool(getattr(server, "implicit_tls", False) or session.ssl)
+    return "ESMTP" + ("S" if tls else "") + ("A" if session.authenticated else "")
+
+
+class SubmissionHandler:
+    """aiosmtpd hooks (handle_*, auth_*); each returns a reply from smtp.replies."""
+
+    def __init__(self, settings: Settings, email: EmailService, users: SmtpUsers) -> None:
+        self._settings = settings
+        self._email = email
+        self._users = users
+        self._auth_failures = WindowCounter()
+        self._sent = WindowCounter()
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return responses[:-1] + EXTRA_EHLO + responses[-1:]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        sender = await self._current_sender(session)
+        if sender is None:
+            return replies.MUST_AUTHENTICATE
+        refusal = self._sender_refusal(sender)
+        if refusal:
+            return replies.SENDER_REFUSED.format(reason=refusal)
+        if sender.ratelimit and self._sent.count(sender.username, sender.ratelimit[1]) >= sender.ratelimit[0]:
+            return replies.RATE_LIMITED
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.SENDER_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self._settings.smtp_max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return replies.RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        sender = session.auth_data
+        if not isinstance(sender, SmtpSender):
+            return replies.MUST_AUTHENTICATE
+        raw = envelope.original_content or b""
+        submission = SmtpSubmission(
+            account_id=sender.account_id, username=sender.username, mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos), raw=raw, client_ip=_peer_ip(session),
+            helo=session.host_name or "", protocol=_protocol(server, session), hostname=self._settings.hostname,
+        )
+        try:
+            message = self._email.prepare_smtp(submission)
+        except InvalidInput as exc:
+            if "larger than the limit" in exc.message:
+                return replies.TOO_BIG.format(limit=self._settings.smtp_max_size)
+            return replies.BAD_MESSAGE.format(reason=exc.message)
+        try:
+            email_id = await self._email.accept(message)
+        except StorageUnavailable:
+            return replies.STORAGE_UNAVAILABLE
+        if sender.ratelimit:
+            self._sent.add(sender.username, sender.ratelimit[1])
+        return replies.ACCEPTED.format(email_id=email_id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error", exc_info=error)
+        return replies.INTERNAL
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        blob = await self._initial_response(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        parts = blob.split(b"\x00")
+        if len(parts) != 3:
+            await server.push("501 5.5.2 Cannot split the PLAIN credentials")
+            return AuthResult(success=False, handled=True)
+        return await self._verify(server, parts[1], parts[2])
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        login = await self._initial_response(server, args, SMTP.AuthLoginUsernameChallenge)
+        if login is None:
+            return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
+        if password is MISSING:
+            return AuthResult(success=False, handled=True)
+        assert isinstance(password, bytes)
+        return await self._verify(server, login, password)
+
+    async def _initial_response(self, server: SMTP, args: list[str], challenge: str) -> bytes | None:
+        """The credentials given with AUTH, or asked for with a 334 challenge; None if unusable."""
+        if len(args) == 1:
+            blob: Any = await server.challenge_auth(challenge)
+            return None if blob is MISSING else bytes(blob)
+        try:
+            return base64.b64decode(args[1].encode(), validate=True)
+        except (binascii.Error, ValueError):
+            await server.push("501 5.5.2 Cannot decode base64")
+            return None
+
+    async def _verify(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
+        assert server.session is not None
+        ip = _peer_ip(server.session)
+        failures = self._auth_failures.count(ip, AUTH_WINDOW)
+        if failures >= AUTH_LOCKOUT:
+            return AuthResult(success=False, handled=False, message=replies.AUTH_SLOW_DOWN)
+        sender = await self._users.authenticate(login.decode("utf-8", "replace"), password.decode("utf-8", "replace"))
+        if sender is None or sender.status == "blocked":
+            failures = self._auth_failures.add(ip, AUTH_WINDOW)
+            await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 8.0))  # back-off slows brute force
+            return AuthResult(success=False, handled=False, message=replies.BAD_CREDENTIALS)
+        return AuthResult(success=True, auth_data=sender, message=replies.AUTH_OK)
+
+    async def _current_sender(self, session: Session) -> SmtpSender | None:
+        """The authenticated user with its settings as they are now (they may change mid-session)."""
+        sender = session.auth_data
+        if not session.authenticated or not isinstance(sender, SmtpSender):
+            return None
+        current = await self._users.sender(sender.username)
+        if current is not None:
+            session.auth_data = current
+        return current
+
+    @staticmethod
+    def _sender_refusal(sender: SmtpSender) -> str:
+        if sender.status == "blocked":
+            return "this SMTP user is blocked"
+        if not sender.sending_allowed:
+            return "sending is disabled for this SMTP user"
+        return ""
