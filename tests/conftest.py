@@ -119,7 +119,13 @@ def start_server(
 ) -> tuple[uvicorn.Server, threading.Thread, RunningServer]:
     port = free_port()
     env = {"POSTROOM_API_KEY": TEST_KEY, "POSTROOM_SQLITE_SYNCHRONOUS": "NORMAL"}
-    flags = {"http_port": port, "data_dir": data_dir, "database_url": database_url, **overrides}
+    flags = {
+        "http_port": port,
+        "smtp_port": free_port(),
+        "data_dir": data_dir,
+        "database_url": database_url,
+        **overrides,
+    }
     settings = load_settings(flags=flags, env=env, toml_path=data_dir / "none.toml")
     db, _ = prepare(settings)
     app = build_app(settings, db)

@@ -1,4 +1,4 @@
-"""build_app(settings): wires storage, services, routes and the in-process delivery worker."""
+"""build_app(settings): wires storage, services, routes, the SMTP server and the delivery worker."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from postroom.features.messages.routes import routes as message_routes
 from postroom.ids import new_request_id
 from postroom.services import Services, build_services
 from postroom.settings import Settings
+from postroom.smtp.handler import SubmissionHandler
+from postroom.smtp.server import SmtpServer
 from postroom.storage.database import Database
 from postroom.storage.migrate import upgrade
 from postroom.web.routes import routes as web_routes
@@ -83,17 +85,29 @@ class PostroomApp:
             await self.site(scope, receive, send)
 
 
+def build_smtp(services: Services) -> SmtpServer:
+    """The SMTP submission server over the same email service as the HTTP API."""
+    handler = SubmissionHandler(services.settings, services.email, services.smtp_users)
+    return SmtpServer(services.settings, handler)
+
+
 def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:
+    """The HTTP app; its lifespan also runs the SMTP server (unless smtp_port is 0) and the workers."""
     services = build_services(settings, db)
     workers = settings.workers if run_workers is None else run_workers
+    smtp = build_smtp(services) if settings.smtp_port else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.start()
         task = asyncio.create_task(services.worker.run()) if workers else None
+        if smtp is not None:
+            await smtp.start()
         try:
             yield
         finally:
+            if smtp is not None:
+                await smtp.stop()
             services.worker.stop()
             if task is not None:
                 await task
@@ -111,6 +125,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.services = services
+    app.state.smtp = smtp
     app.state.openapi = build_openapi(services.registry)
     return PostroomApp(app, V3App(services))
 

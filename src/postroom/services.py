@@ -13,6 +13,8 @@ from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.features.email import routes as email_routes
 from postroom.features.email.service import EmailService
 from postroom.features.messages.service import MessageService
+from postroom.features.smtp_users import routes as smtp_user_routes
+from postroom.features.smtp_users.service import SmtpUserService
 from postroom.settings import Settings
 from postroom.storage.database import Database
 
@@ -26,6 +28,7 @@ class Services:
     email: EmailService
     activity: ActivityService
     messages: MessageService
+    smtp_users: SmtpUserService
     worker: DeliveryWorker
 
 
@@ -33,6 +36,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     registry = Registry()
     email_routes.register(registry)
     activity_routes.register(registry)
+    smtp_user_routes.register(registry)
     worker = DeliveryWorker(db, CaptureTransport())
     return Services(
         settings=settings,
@@ -42,5 +46,6 @@ def build_services(settings: Settings, db: Database) -> Services:
         email=EmailService(db, settings.max_email_body, on_accepted=worker.wake),
         activity=ActivityService(db),
         messages=MessageService(db),
+        smtp_users=SmtpUserService(db),
         worker=worker,
     )

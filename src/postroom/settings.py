@@ -49,20 +49,26 @@ class Settings:
     )
     log_level: str = field(default="info", metadata={"description": "debug, info, warning or error"})
     hostname: str = field(
-        default="localhost", metadata={"description": "the server's name in SMTP greetings and Received headers"}
+        default="localhost",
+        metadata={"description": "the server's name in SMTP greetings and Received headers"},
     )
-    smtp_host: str = field(default="127.0.0.1", metadata={"description": "address the SMTP server listens on"})
+    smtp_host: str = field(
+        default="127.0.0.1", metadata={"description": "address the SMTP server listens on"}
+    )
     smtp_port: int = field(
         default=2525, metadata={"description": "SMTP submission port (STARTTLS offered); 0 turns SMTP off"}
     )
-    smtps_port: int = field(default=0, metadata={"description": "second SMTP port with implicit TLS; 0 is off"})
+    smtps_port: int = field(
+        default=0, metadata={"description": "second SMTP port with implicit TLS; 0 is off"}
+    )
     smtp_max_size: int = field(default=50 * 1024 * 1024, metadata={"description": "SMTP SIZE limit in bytes"})
     smtp_allow_plain_auth: str = field(
         default="auto",
         metadata={"description": "AUTH before STARTTLS: auto (only on a loopback listener), true or false"},
     )
     smtp_tls_cert: str = field(
-        default="", metadata={"description": "PEM certificate for STARTTLS/SMTPS; empty: self-signed in data dir"}
+        default="",
+        metadata={"description": "PEM certificate for STARTTLS/SMTPS; empty: self-signed in data dir"},
     )
     smtp_tls_key: str = field(default="", metadata={"description": "PEM private key for smtp_tls_cert"})
     smtp_max_connections: int = field(
@@ -89,8 +95,6 @@ class Settings:
     @property
     def base_url(self) -> str:
         return f"http://{self.http_host}:{self.http_port}/v3/"
-
-
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

@@ -32,8 +32,22 @@ def main() -> None:
     """Postroom: a self-hosted email delivery server that speaks the SMTP2GO API v3."""
 
 
+def _smtp_options(fn: Any) -> Any:
+    fn = click.option("--hostname", help="POSTROOM_HOSTNAME: the name in SMTP greetings (default localhost)")(
+        fn
+    )
+    fn = click.option("--smtp-host", help="POSTROOM_SMTP_HOST (default 127.0.0.1)")(fn)
+    fn = click.option("--smtp-port", type=int, help="POSTROOM_SMTP_PORT (default 2525; 0 turns SMTP off)")(fn)
+    fn = click.option("--smtps-port", type=int, help="POSTROOM_SMTPS_PORT: implicit TLS (default off)")(fn)
+    fn = click.option(
+        "--smtp-allow-plain-auth", help="POSTROOM_SMTP_ALLOW_PLAIN_AUTH: auto (loopback only), true, false"
+    )(fn)
+    return fn
+
+
 @main.command()
 @_common
+@_smtp_options
 @click.option("--http-host", help="POSTROOM_HTTP_HOST (default 127.0.0.1)")
 @click.option("--http-port", type=int, help="POSTROOM_HTTP_PORT (default 8080)")
 @click.option("--delivery-mode", help="POSTROOM_DELIVERY_MODE (capture)")
@@ -55,6 +69,9 @@ def serve(reset_api_key: bool, **flags: Any) -> None:
         f"Postroom is listening: {settings.base_url}  (web page http://{settings.http_host}:{settings.http_port}/)"
     )
     click.echo(f"Delivery mode: {settings.delivery_mode}; database: {db.engine.url.render_as_string()}")
+    if settings.smtp_port:
+        tls = f", implicit TLS on {settings.smtps_port}" if settings.smtps_port else ""
+        click.echo(f"SMTP: {settings.smtp_host}:{settings.smtp_port} (STARTTLS{tls}) as {settings.hostname}")
     if boot.shown_key:
         click.echo(f"API key (shown once, keep it): {boot.shown_key}")
     else:
@@ -74,6 +91,43 @@ def serve(reset_api_key: bool, **flags: Any) -> None:
         http="httptools",
         server_header=False,
     )
+
+
+@main.command()
+@_common
+@_smtp_options
+def smtp(**flags: Any) -> None:
+    """Run only the SMTP server (for split deployments on PostgreSQL; workers run elsewhere)."""
+    import asyncio
+    import signal
+
+    from postroom.app import build_smtp, prepare
+    from postroom.services import build_services
+
+    settings = _settings(**flags)
+    if not settings.smtp_port:
+        raise click.ClickException("setting 'smtp_port' is 0: nothing to run")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    db, _ = prepare(settings)
+
+    async def run() -> None:
+        db.start()
+        server = build_smtp(build_services(settings, db))
+        await server.start()
+        click.echo(
+            f"Postroom SMTP is listening on {settings.smtp_host}:{server.ports} as {settings.hostname}"
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+        db.close()
+
+    asyncio.run(run())
 
 
 @main.command()

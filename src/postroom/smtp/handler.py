@@ -90,9 +90,15 @@ class SubmissionHandler:
             return replies.MUST_AUTHENTICATE
         raw = envelope.original_content or b""
         submission = SmtpSubmission(
-            account_id=sender.account_id, username=sender.username, mail_from=envelope.mail_from or "",
-            rcpt_tos=list(envelope.rcpt_tos), raw=raw, client_ip=_peer_ip(session),
-            helo=session.host_name or "", protocol=_protocol(server, session), hostname=self._settings.hostname,
+            account_id=sender.account_id,
+            username=sender.username,
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            raw=raw,
+            client_ip=_peer_ip(session),
+            helo=session.host_name or "",
+            protocol=_protocol(server, session),
+            hostname=self._settings.hostname,
         )
         try:
             message = self._email.prepare_smtp(submission)
@@ -149,7 +155,9 @@ class SubmissionHandler:
         failures = self._auth_failures.count(ip, AUTH_WINDOW)
         if failures >= AUTH_LOCKOUT:
             return AuthResult(success=False, handled=False, message=replies.AUTH_SLOW_DOWN)
-        sender = await self._users.authenticate(login.decode("utf-8", "replace"), password.decode("utf-8", "replace"))
+        sender = await self._users.authenticate(
+            login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
+        )
         if sender is None or sender.status == "blocked":
             failures = self._auth_failures.add(ip, AUTH_WINDOW)
             await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 8.0))  # back-off slows brute force

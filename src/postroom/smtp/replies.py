@@ -36,7 +36,7 @@ TRANSLATED = {
     "250 OK": OK,
     "221 Bye": BYE,
     "552 Error: Too much mail data": "552 5.3.4 Message too big for system",
-    "552 Error: message size exceeds fixed maximum message size": "552 5.3.4 Message size exceeds fixed maximum",
+    "552 Error: message size exceeds fixed maximum message size": "552 5.3.4 Message size exceeds limit",
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
     "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
     "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
@@ -48,8 +48,7 @@ TRANSLATED = {
     "502 EXPN not implemented": "502 5.5.1 EXPN not implemented",
     "454 TLS not available": "454 4.7.0 TLS not available",
     "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
-    "555 MAIL FROM parameters not recognized or not implemented":
-        "555 5.5.4 MAIL FROM parameters not recognized or not implemented",
+    "555 MAIL FROM parameters not recognized or not implemented": "555 5.5.4 MAIL parameters not recognized",
 }
 
 

@@ -37,7 +37,7 @@ class PostroomSMTP(SMTP):
         self._refused = False
 
     async def push(self, status: AnyStr) -> None:
-        await super().push(replies.translate(status) if isinstance(status, str) else status)  # type: ignore[arg-type]
+        await super().push(replies.translate(status) if isinstance(status, str) else status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
@@ -80,9 +80,16 @@ class SmtpServer:
 
         def make() -> PostroomSMTP:
             return PostroomSMTP(
-                self._handler, sessions=self._sessions, implicit_tls=implicit_tls, hostname=s.hostname,
-                ident=replies.GREETING_IDENT, data_size_limit=s.smtp_max_size, enable_SMTPUTF8=True,
-                decode_data=False, tls_context=None if implicit_tls else context, timeout=s.smtp_timeout,
+                self._handler,
+                sessions=self._sessions,
+                implicit_tls=implicit_tls,
+                hostname=s.hostname,
+                ident=replies.GREETING_IDENT,
+                data_size_limit=s.smtp_max_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                tls_context=None if implicit_tls else context,
+                timeout=s.smtp_timeout,
                 auth_require_tls=not (implicit_tls or s.plain_auth_allowed),
             )
 
@@ -95,7 +102,9 @@ class SmtpServer:
         server = await loop.create_server(self._factory(context, False), host, self._settings.smtp_port)
         self._servers.append(server)
         if self._settings.smtps_port:
-            tls = await loop.create_server(self._factory(context, True), host, self._settings.smtps_port, ssl=context)
+            tls = await loop.create_server(
+                self._factory(context, True), host, self._settings.smtps_port, ssl=context
+            )
             self._servers.append(tls)
         self.ports = [srv.sockets[0].getsockname()[1] for srv in self._servers]
         log.info("SMTP listening on %s ports %s", host, self.ports)
