@@ -87,8 +87,8 @@ class PostroomApp:
 
 def build_smtp(services: Services) -> SmtpServer:
     """The SMTP submission server over the same email service as the HTTP API."""
-    handler = SubmissionHandler(services.settings, services.email, services.smtp_users)
-    return SmtpServer(services.settings, handler)
+    handler = SubmissionHandler(services.settings, services.email, services.smtp_users, services.ip_access)
+    return SmtpServer(services.settings, handler, services.ip_access)
 
 
 def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:

@@ -12,6 +12,8 @@ from postroom.features.activity.service import ActivityService
 from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.features.email import routes as email_routes
 from postroom.features.email.service import EmailService
+from postroom.features.ip_access import routes as ip_access_routes
+from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
 from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.smtp_users.service import SmtpUserService
@@ -29,6 +31,7 @@ class Services:
     activity: ActivityService
     messages: MessageService
     smtp_users: SmtpUserService
+    ip_access: IpAccessService
     worker: DeliveryWorker
 
 
@@ -37,6 +40,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     email_routes.register(registry)
     activity_routes.register(registry)
     smtp_user_routes.register(registry)
+    ip_access_routes.register(registry)
     worker = DeliveryWorker(db, CaptureTransport())
     return Services(
         settings=settings,
@@ -47,5 +51,6 @@ def build_services(settings: Settings, db: Database) -> Services:
         activity=ActivityService(db),
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
+        ip_access=IpAccessService(db),
         worker=worker,
     )

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -385,3 +386,51 @@ def test_swaks_with_starttls_and_auth(server: RunningServer) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "250 2.0.0 OK id=" in out.stdout
     assert [m["subject"] for m in captured(server)] == ["from swaks"]
+
+
+def test_ip_auth_sends_without_auth_as_the_ip(server: RunningServer) -> None:
+    with server.client() as c:
+        r = c.patch(
+            "/v3/ip_auth/edit", json={"ip_address": "127.0.0.1"}, headers={"X-Smtp2go-Api-Key": server.key}
+        )
+    assert r.status_code == 200, r.text
+    with smtplib.SMTP("127.0.0.1", smtp_port(server), timeout=10) as client:
+        client.ehlo()
+        code, reply = submit(client, "a@example.com", ["b@example.com"], message("by ip"))
+    assert code == 250
+    events = server.wait_for_events(reply.split("id=")[1], 2)
+    assert {e["username"] for e in events} == {"127.0.0.1"}
+    with server.client() as c:
+        c.patch(
+            "/v3/ip_auth/edit",
+            json={"ip_address": "127.0.0.1", "status": "blocked"},
+            headers={"X-Smtp2go-Api-Key": server.key},
+        )
+    with smtplib.SMTP("127.0.0.1", smtp_port(server), timeout=10) as client:
+        client.ehlo()
+        code, reply = client.mail("a@example.com")
+    assert code == 550 and reply.decode().startswith("5.7.1")
+
+
+def _greeting(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        return sock.makefile("rb").readline()
+
+
+def _wait_greeting(port: int, prefix: bytes) -> bytes:
+    for _ in range(50):
+        line = _greeting(port)
+        if line.startswith(prefix):
+            return line
+        time.sleep(0.1)
+    raise AssertionError(f"greeting never started with {prefix!r}; last {line!r}")
+
+
+def test_smtp_allow_list_refuses_other_ips_at_connect(server: RunningServer) -> None:
+    port = smtp_port(server)
+    assert server.post("ip_allow_list/add", {"ip_address": "10.0.0.0/8", "type": "smtp"}).status_code == 200
+    assert server.post("ip_allow_list", {"enabled": True, "type": "smtp"}).json()["data"] == {"enabled": True}
+    line = _wait_greeting(port, b"554")
+    assert line.decode().rstrip() == replies.IP_NOT_ALLOWED.format(ip="127.0.0.1")
+    assert server.post("ip_allow_list/add", {"ip_address": "127.0.0.0/8", "type": "smtp"}).status_code == 200
+    assert _wait_greeting(port, b"220").startswith(b"220 localhost")

@@ -83,14 +83,6 @@ PLANNED = {
     "/allowed_recipients/remove": (),
     "/archive/search": (),
     "/archive/email": ("/archive/view",),
-    "/ip_allow_list": (),
-    "/ip_allow_list/view": ("/ip_allowlist/view",),
-    "/ip_allow_list/add": ("/ip_allowlist/add",),
-    "/ip_allow_list/edit": ("/ip_allowlist/edit",),
-    "/ip_allow_list/remove": ("/ip_allowlist/remove",),
-    "/ip_auth/view": (),
-    "/ip_auth/edit": ("/ip_auth/patch",),
-    "/ip_auth/remove": (),
     "/dedicated_ips/view": (),
 }
 

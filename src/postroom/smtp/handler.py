@@ -1,7 +1,8 @@
 """The aiosmtpd handler: SMTP policy at each step, then the same EmailService as the HTTP API.
 
-Who may send: a client that authenticated as an SMTP user (AUTH PLAIN or LOGIN). Anyone else is
-refused at MAIL FROM with 530, so the server is never an open relay.
+Who may send: a client that authenticated as an SMTP user (AUTH PLAIN or LOGIN), or whose address
+has an IP-auth entry (then the IP is its username). Anyone else is refused at MAIL FROM with 530,
+so the server is never an open relay.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class SmtpUsers(Protocol):
     async def sender(self, username: str) -> SmtpSender | None: ...
 
 
+class IpSenders(Protocol):
+    async def sender_for_ip(self, ip: str) -> SmtpSender | None: ...
+
+
 def _peer_ip(session: Session) -> str:
     peer = session.peer
     return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
@@ -47,10 +52,11 @@ def _protocol(server: SMTP, session: Session) -> str:
 class SubmissionHandler:
     """aiosmtpd hooks (handle_*, auth_*); each returns a reply from smtp.replies."""
 
-    def __init__(self, settings: Settings, email: EmailService, users: SmtpUsers) -> None:
+    def __init__(self, settings: Settings, email: EmailService, users: SmtpUsers, ips: IpSenders) -> None:
         self._settings = settings
         self._email = email
         self._users = users
+        self._ips = ips
         self._auth_failures = WindowCounter()
         self._sent = WindowCounter()
 
@@ -85,7 +91,7 @@ class SubmissionHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        sender = session.auth_data
+        sender = session.auth_data  # set at MAIL FROM by _current_sender
         if not isinstance(sender, SmtpSender):
             return replies.MUST_AUTHENTICATE
         raw = envelope.original_content or b""
@@ -165,13 +171,13 @@ class SubmissionHandler:
         return AuthResult(success=True, auth_data=sender, message=replies.AUTH_OK)
 
     async def _current_sender(self, session: Session) -> SmtpSender | None:
-        """The authenticated user with its settings as they are now (they may change mid-session)."""
+        """The authenticated user (or IP-auth entry) with its settings as they are now."""
         sender = session.auth_data
-        if not session.authenticated or not isinstance(sender, SmtpSender):
-            return None
-        current = await self._users.sender(sender.username)
-        if current is not None:
-            session.auth_data = current
+        if session.authenticated and isinstance(sender, SmtpSender):
+            current = await self._users.sender(sender.username)
+        else:
+            current = await self._ips.sender_for_ip(_peer_ip(session))
+        session.auth_data = current  # type: ignore[assignment]  # aiosmtpd types it as None
         return current
 
     @staticmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Any, AnyStr
+from typing import Any, AnyStr, Protocol
 
 from aiosmtpd.smtp import SMTP
 
+from postroom.features.ip_access.service import Gate
 from postroom.settings import Settings
 from postroom.smtp import replies
 from postroom.smtp.handler import SubmissionHandler
@@ -17,13 +18,32 @@ from postroom.smtp.tls import server_context
 log = logging.getLogger(__name__)
 
 
+ALLOW_LIST_REFRESH = 2.0  # seconds between reloads of the SMTP IP allow list
+
+
+class AllowList(Protocol):
+    async def smtp_gate(self) -> Gate: ...
+
+
 class Sessions:
-    """The open SMTP sessions of this process, for the connection limit and for shutdown."""
+    """The open SMTP sessions of this process, the connection limit, and the IP allow list snapshot."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open: set[PostroomSMTP] = set()
         self.closing = False
+        self.gate = Gate(enabled=False, networks=())  # the SMTP allow lists, reloaded every few seconds
+
+    def refusal(self, peer: Any) -> str:
+        """The reply that refuses a new connection from peer, or "" to accept it."""
+        if self.closing:
+            return replies.SHUTTING_DOWN
+        if len(self.open) >= self.limit:
+            return replies.TOO_MANY_CONNECTIONS
+        ip = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        if not self.gate.allows(ip):
+            return replies.IP_NOT_ALLOWED.replace("{ip}", ip)
+        return ""
 
 
 class PostroomSMTP(SMTP):
@@ -40,12 +60,12 @@ class PostroomSMTP(SMTP):
         await super().push(replies.translate(status) if isinstance(status, str) else status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self.transport is None
-        if first and (self.sessions.closing or len(self.sessions.open) >= self.sessions.limit):
+        first = self.transport is None  # connection_made runs again after STARTTLS
+        refusal = self.sessions.refusal(transport.get_extra_info("peername")) if first else ""
+        if refusal:
             self._refused = True
-            reply = replies.SHUTTING_DOWN if self.sessions.closing else replies.TOO_MANY_CONNECTIONS
             assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(reply.format(hostname=self.hostname).encode() + b"\r\n")
+            transport.write(refusal.format(hostname=self.hostname).encode() + b"\r\n")
             transport.close()
             return
         self.sessions.open.add(self)
@@ -68,12 +88,26 @@ class PostroomSMTP(SMTP):
 class SmtpServer:
     """Starts and stops the submission listener (and the implicit-TLS one when configured)."""
 
-    def __init__(self, settings: Settings, handler: SubmissionHandler) -> None:
+    def __init__(self, settings: Settings, handler: SubmissionHandler, allow_list: AllowList) -> None:
         self._settings = settings
         self._handler = handler
+        self._allow_list = allow_list
         self._sessions = Sessions(settings.smtp_max_connections)
         self._servers: list[asyncio.Server] = []
+        self._refresher: asyncio.Task[None] | None = None
         self.ports: list[int] = []
+
+    async def refresh_allow_list(self) -> None:
+        """Load the enabled SMTP allow lists now (the listener checks a snapshot at connect)."""
+        self._sessions.gate = await self._allow_list.smtp_gate()
+
+    async def _keep_refreshing(self) -> None:
+        while True:
+            await asyncio.sleep(ALLOW_LIST_REFRESH)
+            try:
+                await self.refresh_allow_list()
+            except Exception:
+                log.exception("reloading the SMTP IP allow list failed; keeping the previous one")
 
     def _factory(self, context: ssl.SSLContext, implicit_tls: bool) -> Any:
         s = self._settings
@@ -96,6 +130,8 @@ class SmtpServer:
         return make
 
     async def start(self) -> None:
+        await self.refresh_allow_list()
+        self._refresher = asyncio.create_task(self._keep_refreshing())
         loop = asyncio.get_running_loop()
         context = server_context(self._settings)
         host = self._settings.smtp_host
@@ -112,6 +148,8 @@ class SmtpServer:
     async def stop(self) -> None:
         """Stop accepting, answer 421 to open sessions, and close them."""
         self._sessions.closing = True
+        if self._refresher is not None:
+            self._refresher.cancel()
         for server in self._servers:
             server.close()
         for session in list(self._sessions.open):

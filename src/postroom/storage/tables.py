@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -122,4 +123,41 @@ smtp_users = Table(
     Column("settings", JSON, nullable=False),  # rate limit, tracking, feedback, audit, bounce settings
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+ip_auth = Table(
+    "ip_auth",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    # one address, as str(ipaddress.ip_address(...)) with IPv4-mapped IPv6 written as IPv4
+    Column("ip_address", String(45), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="allowed"),  # allowed, blocked, sandbox
+    Column("sending_allowed", Boolean, nullable=False, default=True),
+    Column("settings", JSON, nullable=False),  # the same settings as smtp_users.settings
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_ip_auth_account", "account_id"),
+)
+
+ip_allow_lists = Table(
+    "ip_allow_lists",
+    metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("type", String(8), primary_key=True),  # smtp, api
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+ip_allow_list_entries = Table(
+    "ip_allow_list_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("type", String(8), nullable=False),  # smtp, api
+    Column("network", String(49), nullable=False),  # CIDR, as str(ipaddress.ip_network(..., strict=False))
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("account_id", "type", "network", name="uq_ip_allow_list_entries_network"),
 )

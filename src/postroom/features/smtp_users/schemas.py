@@ -19,11 +19,9 @@ Status = Literal["allowed", "blocked", "sandbox"]
 MASKED_PASSWORD = "********"
 
 
-class SmtpUserRequest(Struct):
-    """/users/smtp/add and both edits: a blank `email_password` means "generate" on add, "keep" on edit."""
+class SenderSettings(Struct, kw_only=True):
+    """The sending settings of an SMTP user, which IP auth entries (features.ip_access) share."""
 
-    username: Username
-    email_password: Password | None = None
     description: str = ""
     custom_ratelimit: bool = False
     custom_ratelimit_value: Annotated[int, Meta(ge=1)] | None = None
@@ -41,7 +39,14 @@ class SmtpUserRequest(Struct):
     status: Status = "allowed"
 
 
-SETTING_FIELDS = frozenset(f.name for f in structs.fields(SmtpUserRequest)) - {"username", "email_password"}
+class SmtpUserRequest(SenderSettings):
+    """/users/smtp/add and both edits: a blank `email_password` means "generate" on add, "keep" on edit."""
+
+    username: Username
+    email_password: Password | None = None
+
+
+SETTING_FIELDS = frozenset(f.name for f in structs.fields(SenderSettings))
 
 
 def given_fields(body: dict[str, Any]) -> frozenset[str]:
@@ -58,9 +63,9 @@ class SmtpUserRemoveRequest(Struct):
     username: str
 
 
-class SmtpUserResult(Struct):
-    username: str
-    email_password: str
+class SenderResult(Struct, kw_only=True):
+    """The settings as a response shows them (SMTP users and IP auth entries)."""
+
     sending_allowed: bool
     custom_ratelimit: bool
     custom_ratelimit_value: int | None
@@ -76,6 +81,11 @@ class SmtpUserResult(Struct):
     audit_email: str | None
     bounce_notifications: str
     status: str
+
+
+class SmtpUserResult(SenderResult):
+    username: str
+    email_password: str
 
 
 class SmtpUsersResult(Struct):

@@ -22,7 +22,13 @@ from postroom.clock import utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.smtp_users import repo
 from postroom.features.smtp_users.passwords import Passwords, new_password
-from postroom.features.smtp_users.period import parse_period
+from postroom.features.smtp_users.profile import (
+    columns,
+    new_values,
+    profile_of,
+    ratelimit_of,
+    validated,
+)
 from postroom.features.smtp_users.schemas import (
     MASKED_PASSWORD,
     SETTING_FIELDS,
@@ -30,13 +36,11 @@ from postroom.features.smtp_users.schemas import (
     SmtpUserRequest,
     SmtpUserResult,
 )
-from postroom.mail.addresses import parse_address
 from postroom.storage.database import Database
 
 CACHE_SECONDS = 60.0
 MAX_CACHED_LOGINS = 10000
 _USERNAME = re.compile(USERNAME_CHAR + "{5,100}")  # for fullmatch: the schema's `$` allows a final "\n"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 
 
 @dataclass(frozen=True)
@@ -51,38 +55,6 @@ class SmtpSender:
     ratelimit: tuple[int, float] | None  # (messages, per seconds) when custom_ratelimit is on
 
 
-class Profile(msgspec.Struct, frozen=True):
-    """A user's validated settings: `description` and `status` are columns, the rest is JSON."""
-
-    description: str = ""
-    status: str = "allowed"
-    custom_ratelimit: bool = False
-    custom_ratelimit_value: int | None = None
-    custom_ratelimit_period: str = "0:00:00"
-    custom_ratelimit_seconds: int = 0
-    ip_pool: int | None = None
-    feedback_enabled: bool = False
-    feedback_domain: str = "default"
-    feedback_html: str = ""
-    feedback_text: str = ""
-    open_tracking_enabled: bool = False
-    click_tracking_enabled: bool = False
-    archive_enabled: bool = False
-    audit_email: str | None = None
-    bounce_notifications: str = "from"
-
-
-def _address(field: str, value: str) -> str:
-    try:
-        return parse_address(value).addr
-    except ValueError:
-        raise InvalidInput(
-            field,
-            f"The field '{field}' was expecting a valid RFC-822 formatted email field but found "
-            f"'{value}', Please correct your JSON payload and try again.",
-        ) from None
-
-
 def _check_username(username: str) -> None:
     if not _USERNAME.fullmatch(username):
         raise InvalidInput(
@@ -90,79 +62,10 @@ def _check_username(username: str) -> None:
         )
 
 
-def _bounce_notifications(value: str) -> str:
-    word = value.strip().lower()
-    return word if word in ("from", "drop") else _address("bounce_notifications", value)
-
-
-def _feedback_domain(value: str) -> str:
-    domain = value.strip().lower().rstrip(".")
-    if not _HOSTNAME.match(domain):
-        raise InvalidInput("feedback_domain", f"The field 'feedback_domain' is not a domain name: '{value}'")
-    return domain
-
-
-def _ratelimit(values: dict[str, Any]) -> dict[str, Any]:
-    try:
-        period = parse_period(values["custom_ratelimit_period"])
-    except ValueError:
-        raise InvalidInput(
-            "custom_ratelimit_period",
-            "The field 'custom_ratelimit_period' must look like '<n> [hours|days|weeks|months] "
-            f"[hh:mm:ss]', such as '1 hour', '2 days' or '0:30:00', but found "
-            f"'{values['custom_ratelimit_period']}'",
-        ) from None
-    if values["custom_ratelimit"] and values["custom_ratelimit_value"] is None:
-        raise InvalidInput("custom_ratelimit_value", "custom_ratelimit_value is required by custom_ratelimit")
-    if values["custom_ratelimit"] and period.seconds == 0:
-        raise InvalidInput("custom_ratelimit_period", "custom_ratelimit needs a period longer than zero")
-    return {"custom_ratelimit_period": period.text, "custom_ratelimit_seconds": period.seconds}
-
-
-def validated(values: dict[str, Any]) -> Profile:
-    """Settings named as in the request, checked and put in their canonical form."""
-    audit = values["audit_email"]
-    return Profile(
-        **{
-            **values,
-            **_ratelimit(values),
-            "audit_email": _address("audit_email", audit) if audit else None,
-            "bounce_notifications": _bounce_notifications(values["bounce_notifications"]),
-            "feedback_domain": _feedback_domain(values["feedback_domain"]),
-        }
-    )
-
-
-def _columns(profile: Profile) -> dict[str, Any]:
-    settings = msgspec.structs.asdict(profile)
-    description, status = settings.pop("description"), settings.pop("status")
-    return {
-        "description": description,
-        "status": status,
-        "sending_allowed": status != "blocked",
-        "settings": settings,
-    }
-
-
-def _profile(row: dict[str, Any]) -> Profile:
-    stored = {**row["settings"], "description": row["description"], "status": row["status"]}
-    return msgspec.convert(stored, Profile)
-
-
 def _result(row: dict[str, Any], password: str = MASKED_PASSWORD) -> SmtpUserResult:
-    fields = msgspec.structs.asdict(_profile(row))
+    fields = msgspec.structs.asdict(profile_of(row))
     fields.update(username=row["username"], email_password=password, sending_allowed=row["sending_allowed"])
     return msgspec.convert(fields, SmtpUserResult)
-
-
-def _new_values(req: SmtpUserRequest, only: frozenset[str] | None, row: dict[str, Any]) -> dict[str, Any]:
-    """POST edit: every setting from the request (defaults for the omitted); PATCH: the stored
-    settings with only the given ones replaced."""
-    if only is None:
-        return {name: getattr(req, name) for name in SETTING_FIELDS}
-    stored = msgspec.structs.asdict(_profile(row))
-    del stored["custom_ratelimit_seconds"]
-    return {**stored, **{name: getattr(req, name) for name in only}}
 
 
 def _insert(conn: Connection, row: dict[str, Any]) -> None:
@@ -186,7 +89,7 @@ def _edit(
     conn: Connection, account_id: str, req: SmtpUserRequest, only: frozenset[str] | None, password_hash: str
 ) -> dict[str, Any]:
     row = _existing(conn, account_id, req.username)
-    changes = {**_columns(validated(_new_values(req, only, row))), "updated_at": utcnow()}
+    changes = {**columns(validated(new_values(req, only, row))), "updated_at": utcnow()}
     if password_hash:
         changes["password_hash"] = password_hash
     repo.update_user(conn, row["id"], changes)
@@ -200,17 +103,13 @@ def _remove(conn: Connection, account_id: str, username: str) -> dict[str, Any]:
 
 
 def _sender(row: dict[str, Any]) -> SmtpSender:
-    profile = _profile(row)
-    ratelimit = None
-    if profile.custom_ratelimit and profile.custom_ratelimit_value and profile.custom_ratelimit_seconds:
-        ratelimit = (profile.custom_ratelimit_value, float(profile.custom_ratelimit_seconds))
     return SmtpSender(
         account_id=row["account_id"],
         account_name=row["account_name"],
         username=row["username"],
         status=row["status"],
         sending_allowed=bool(row["sending_allowed"]),
-        ratelimit=ratelimit,
+        ratelimit=ratelimit_of(profile_of(row)),
     )
 
 
@@ -237,7 +136,7 @@ class SmtpUserService:
             "account_id": account_id,
             "username": req.username,
             "password_hash": await self._passwords.hash(password),
-            **_columns(profile),
+            **columns(profile),
             "created_at": now,
             "updated_at": now,
         }
