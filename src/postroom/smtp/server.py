@@ -55,9 +55,18 @@ class PostroomSMTP(SMTP):
         self.sessions = sessions
         self.implicit_tls = implicit_tls
         self._refused = False
+        self._pending: list[str] = []
 
     async def push(self, status: AnyStr) -> None:
-        await super().push(replies.translate(status) if isinstance(status, str) else status)
+        """Send a reply; the lines of a multi-line reply (`250-…`) go out in one write with its last line."""
+        text = replies.translate(status) if isinstance(status, str) else status.decode("utf-8", "replace")
+        if len(text) > 3 and text[3] == "-":
+            self._pending.append(text)
+            return
+        if self._pending:
+            text = "\r\n".join([*self._pending, text])
+            self._pending.clear()
+        await super().push(text)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None  # connection_made runs again after STARTTLS
