@@ -127,7 +127,7 @@ def _validate(s: Settings) -> None:
         )
     if not 0 < s.http_port < 65536:
         raise ConfigError(f"setting 'http_port': {s.http_port} is not a TCP port")
-    if s.api_key and not API_KEY_PATTERN.match(s.api_key):
+    if s.api_key and not API_KEY_PATTERN.fullmatch(s.api_key):
         raise ConfigError("setting 'api_key': expected 'api-' followed by 32 hexadecimal characters")
     if s.database_url and not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", s.database_url):
         raise ConfigError("setting 'database_url': expected sqlite:///path or postgresql://…")

@@ -77,3 +77,16 @@ def test_worker_round_delivers_everything_through_the_transport(db: Any) -> None
     assert asyncio.run(go()) == 1
     assert asyncio.run(go()) == 0
     assert [e.smtp_response for e in _events(db, "delivered")] == ["250 captured"] * 5
+
+
+def test_a_deferred_delivery_is_not_due_again_at_once(db: Any) -> None:
+    _accept(db, 1)
+    now = utcnow()
+    jobs = db.write_sync(lambda c: queue.claim(c, "A", 10, now, LEASE))
+    deferred = Outcome("deferred", "451 try later", "peer")
+    assert db.write_sync(lambda c: queue.record(c, "A", [(jobs[0], deferred)], now)) == 1
+    assert [e.event for e in _events(db, "soft-bounced")] == ["soft-bounced"]
+    assert db.write_sync(lambda c: queue.claim(c, "B", 10, now, LEASE)) == []
+    assert db.write_sync(lambda c: queue.claim(c, "B", 10, now + queue.DEFER_DELAY / 2, LEASE)) == []
+    again = db.write_sync(lambda c: queue.claim(c, "B", 10, now + queue.DEFER_DELAY, LEASE))
+    assert [j.delivery_id for j in again] == [jobs[0].delivery_id] and again[0].attempts == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postroom.mail.addresses import Address, parse_address
+from postroom.mail.addresses import Address, AddressError, parse_address
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,35 @@ def test_refused_forms(text: str) -> None:
 def test_header_form_encodes_non_ascii_names() -> None:
     assert parse_address("Jürgen <j@example.com>").header() == "=?utf-8?q?J=C3=BCrgen?= <j@example.com>"
     assert parse_address("Ann <a@example.com>").header() == "Ann <a@example.com>"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\x00b@example.com",
+        "a@exam\x7fple.com",
+        "a\x85b@example.com",
+        "a@example.com\x0b",
+        "A\x0bBcc: v@x.com <a@example.com>",
+        '"A\u2028B" <a@example.com>',
+        "=?utf-8?q?A=0CB?= <a@example.com>",
+    ],
+)
+def test_control_characters_are_refused(text: str) -> None:
+    with pytest.raises(AddressError) as caught:
+        parse_address(text)
+    assert "control character" in caught.value.reason
+
+
+def test_non_ascii_domains_are_idna_encoded() -> None:
+    assert parse_address("Jürgen <j@Bücher.example>") == Address("j@xn--bcher-kva.example", "Jürgen")
+    assert parse_address("z@café.example").domain == "xn--caf-dma.example"
+    with pytest.raises(AddressError) as caught:
+        parse_address("a@" + "x" * 70 + "ü.example")
+    assert "IDNA" in caught.value.reason
+
+
+def test_non_ascii_local_parts_are_refused_with_a_reason() -> None:
+    with pytest.raises(AddressError) as caught:
+        parse_address("zoë@example.com")
+    assert "non-ASCII local part" in caught.value.reason

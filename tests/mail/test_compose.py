@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
 
+import pytest
+
 from postroom.mail.addresses import parse_address
-from postroom.mail.compose import Composition, Part, compose
+from postroom.mail.compose import Composition, Part, compose, parse_mimetype
 
 
 def _compose(**kwargs: object) -> EmailMessage:
@@ -146,3 +148,48 @@ def test_fast_header_path_matches_compat32_folding() -> None:
             BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg_c)
             outputs.append(buffer.getvalue())
         assert outputs[0] == outputs[1], value
+
+
+def _text_part_wire(body: str) -> bytes:
+    from email.generator import BytesGenerator
+    from io import BytesIO
+
+    from postroom.mail.compose import WIRE, text_part
+
+    buffer = BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, policy=WIRE).flatten(text_part(body, "plain"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x7f", "\x1b"])
+def test_control_characters_in_text_are_quoted_printable(char: str) -> None:
+    wire = _text_part_wire(f"before{char}after\nnext line\n")
+    assert b"Content-Transfer-Encoding: quoted-printable" in wire
+    assert char.encode() not in wire.partition(b"\r\n\r\n")[2]
+    msg = _compose(text=f"before{char}after\nnext line\n")
+    assert msg.get_content().replace("\r\n", "\n") == f"before{char}after\nnext line\n"
+
+
+def test_line_length_counts_only_real_line_breaks() -> None:
+    # \x0b splits for str.splitlines() but not on the wire: 600 + 600 characters are one 1201-character line.
+    assert b"quoted-printable" in _text_part_wire("a" * 600 + "\x0b" + "b" * 600)
+    seven_bit = _text_part_wire(("a" * 900 + "\r\n") * 3 + "tab\there\n")
+    assert b"Content-Transfer-Encoding: 7bit" in seven_bit
+
+
+def test_mimetypes_are_parsed_and_opaque_types_are_octet_stream() -> None:
+    assert parse_mimetype("Image/PNG") == ("image/png", ())
+    assert parse_mimetype('text/plain; charset=UTF-8; name="a \\"b\\".txt"') == (
+        "text/plain",
+        (("charset", "UTF-8"), ("name", 'a "b".txt')),
+    )
+    for bad in ("image", "image/", "a/b c", "a/b; c", "text/plain\x0b", "x/y\r\nBcc: v", "a/b; c=ü"):
+        assert parse_mimetype(bad) is None, bad
+    assert Part("m.eml", b"x").content_type == "application/octet-stream"
+    assert Part("m.bin", b"x", "message/rfc822").content_type == "application/octet-stream"
+    assert Part("m.bin", b"x", "multipart/mixed").content_type == "application/octet-stream"
+    assert Part("m.pdf", b"x").content_type == "application/pdf"
+    msg = _compose(text="t", attachments=[Part("f.eml", b"From: x\r\n\r\nbody", "message/rfc822")])
+    part = next(p for p in msg.walk() if p.get_filename() == "f.eml")
+    assert part.get_content_type() == "application/octet-stream"
+    assert part.get_payload(decode=True) == b"From: x\r\n\r\nbody"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from postroom.errors import InvalidInput
+from postroom.errors import InvalidInput, StorageUnavailable
+from postroom.storage import writer as writer_module
 from postroom.storage.tables import server_state
 
 
@@ -78,3 +79,33 @@ def test_batched_writes_share_a_statement_and_a_bad_item_fails_alone(db: Any) ->
     assert isinstance(results[50], Exception)
     names = db.read_sync(lambda c: set(c.execute(select(server_state.c.name)).scalars()))
     assert {f"b{i}" for i in range(50)} | {f"c{i}" for i in range(50)} <= names
+
+
+def test_writes_after_stop_fail_at_once(db: Any) -> None:
+    db.writer.stop()
+
+    async def go() -> None:
+        await asyncio.wait_for(db.write(_put("late")), timeout=5)
+
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(go())
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(asyncio.wait_for(db.write_batched(_put_many, "late2"), timeout=5))
+    names = db.read_sync(lambda c: set(c.execute(select(server_state.c.name)).scalars()))
+    assert "late" not in names and "late2" not in names
+
+
+def test_a_write_queued_behind_the_stop_is_refused_not_lost(db: Any) -> None:
+    """A write that slips into the queue after the stop sentinel is answered, not left waiting."""
+
+    async def go() -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        db.writer._queue.put(None)  # the thread ends here, as in stop()
+        db.writer._thread.join(timeout=10)
+        db.writer._queue.put(writer_module._Write(writer_module._single, _put("behind"), loop, future))
+        db.writer.stop()
+        return await asyncio.wait_for(future, timeout=5)
+
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(go())

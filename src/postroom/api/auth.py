@@ -25,6 +25,7 @@ def key_from(headers: Headers, body: dict[str, Any] | None = None) -> str | None
         candidates.append(authorization[7:].strip())
     if not candidates:
         return None
-    if any(c != candidates[0] for c in candidates[1:]):
+    # Keys are hex, so letter case is not part of them (the stored hash is of the upper-cased key).
+    if any(c.upper() != candidates[0].upper() for c in candidates[1:]):
         raise InvalidKey("The API keys given in the body and headers do not agree")
     return candidates[0]

@@ -17,6 +17,7 @@ from postroom.errors import InvalidInput
 T = TypeVar("T")
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+MAX_DEPTH = 32  # nesting of arrays and objects in a body; no endpoint needs more than a few levels
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False, "true": True, "false": False}
 
 
@@ -28,6 +29,8 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise InvalidInput("body", f"The request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "The request body must be a JSON object")
     return data
@@ -37,12 +40,17 @@ def _is_absent(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def drop_absent(value: Any) -> Any:
-    """Remove null, "" and [] members of objects (recursively): they mean "not given"."""
+def drop_absent(value: Any, depth: int = 0) -> Any:
+    """Remove null, "" and [] members of objects (recursively): they mean "not given".
+
+    Raises InvalidInput for nesting deeper than MAX_DEPTH, before Python's recursion limit is near.
+    """
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
-        return {k: drop_absent(v) for k, v in value.items() if not _is_absent(v)}
+        return {k: drop_absent(v, depth + 1) for k, v in value.items() if not _is_absent(v)}
     if isinstance(value, list):
-        return [drop_absent(v) for v in value]
+        return [drop_absent(v, depth + 1) for v in value]
     return value
 
 

@@ -16,6 +16,9 @@ from postroom.storage.tables import deliveries, events, messages
 
 EVENT_OF_OUTCOME = {"delivered": "delivered", "deferred": "soft-bounced", "bounced": "hard-bounced"}
 STATUS_OF_OUTCOME = {"delivered": "delivered", "deferred": "queued", "bounced": "bounced"}
+# Placeholder until the retry schedule lands: a deferred delivery waits this long before it can be
+# claimed again (no transport defers yet), instead of being due again at once.
+DEFER_DELAY = timedelta(seconds=60)
 
 
 def claim(conn: Connection, worker_id: str, limit: int, now: datetime, lease: timedelta) -> list[Job]:
@@ -80,6 +83,7 @@ def record(conn: Connection, worker_id: str, results: list[tuple[Job, Outcome]],
                     locked_until=None,
                     last_response=outcome.response,
                     updated_at=now,
+                    **({"next_attempt_at": now + DEFER_DELAY} if outcome.kind == "deferred" else {}),
                 )
                 .returning(deliveries.c.id)
             ).scalars()

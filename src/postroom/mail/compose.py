@@ -29,6 +29,17 @@ from io import BytesIO
 from postroom.mail.addresses import Address
 
 _PRINTABLE = re.compile(r"[ -~\t]*")
+_SEVEN_BIT_TEXT = re.compile(r"[\t\r\n -~]*")  # printable ASCII and line breaks: nothing to encode
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the generator writes as CRLF (not str.splitlines)
+# RFC 2045 §5.1: type "/" subtype *(";" parameter); a token is printable ASCII without tspecials.
+_TOKEN = r"[!#$%&'*+\-.0-9A-Za-z^_`{|}~]+"
+_QUOTED = r'"(?:[ !#-\[\]-~]|\\[ -~])*"'
+_PARAM = rf"[ \t]*;[ \t]*({_TOKEN})[ \t]*=[ \t]*({_TOKEN}|{_QUOTED})"
+_PARAMS = re.compile(_PARAM)
+_MIMETYPE = re.compile(rf"[ \t]*({_TOKEN})/({_TOKEN})((?:{_PARAM})*)[ \t]*;?[ \t]*")
+# A multipart or message body may not be base64-encoded (RFC 2045 §6.4, RFC 2046 §5.2.1), so an
+# attachment declared as one is sent as opaque bytes.
+_OPAQUE_TYPES = ("multipart/", "message/")
 
 
 class WirePolicy(Compat32):
@@ -64,21 +75,37 @@ _UTF8_QP.body_encoding = QP
 MAX_LINE = 998  # RFC 5322 §2.1.1
 
 
+def parse_mimetype(value: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """(`type/subtype` in lower case, its parameters) of an RFC 2045 §5.1 media type, or None."""
+    match = _MIMETYPE.fullmatch(value)
+    if match is None:
+        return None
+    params = tuple(
+        (m[1].lower(), re.sub(r"\\(.)", r"\1", m[2][1:-1]) if m[2].startswith('"') else m[2])
+        for m in _PARAMS.finditer(match[3])
+    )
+    return f"{match[1]}/{match[2]}".lower(), params
+
+
 @dataclass(frozen=True)
 class Part:
-    """An attachment or inline: decoded bytes, a file name, a MIME type, and a Content-ID for inlines."""
+    """An attachment or inline: decoded bytes, a file name, a MIME type, and a Content-ID for inlines.
+
+    `mimetype` is already validated (parse_mimetype); empty means "guess from the file name".
+    """
 
     filename: str
     content: bytes
     mimetype: str = ""
     cid: str = ""
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def content_type(self) -> str:
-        if self.mimetype and "/" in self.mimetype:
-            return self.mimetype.lower()
-        guessed, _ = mimetypes.guess_type(self.filename)
-        return guessed or "application/octet-stream"
+        ctype = self.mimetype.lower() if "/" in self.mimetype else ""
+        if not ctype:
+            ctype = mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
+        return "application/octet-stream" if ctype.startswith(_OPAQUE_TYPES) else ctype
 
 
 @dataclass
@@ -108,9 +135,13 @@ def header_value(value: str) -> str | Header:
 
 
 def text_part(body: str, subtype: str) -> Message:
-    """A text part: 7bit when plain ASCII with short lines, quoted-printable UTF-8 otherwise."""
+    """A text part: 7bit when printable ASCII with short lines, quoted-printable UTF-8 otherwise.
+
+    Lines are counted at CR LF, CR and LF only (what the generator writes as line ends), not where
+    `str.splitlines()` would also break; any other control character is quoted-printable encoded.
+    """
     part = MIMENonMultipart("text", subtype, policy=WIRE)
-    if body.isascii() and all(len(line) <= MAX_LINE for line in body.splitlines()):
+    if _SEVEN_BIT_TEXT.fullmatch(body) and all(len(line) <= MAX_LINE for line in _LINE_BREAK.split(body)):
         part.set_payload(body, "us-ascii")
     else:
         part.set_payload(body, _UTF8_QP)
@@ -121,6 +152,9 @@ def text_part(body: str, subtype: str) -> Message:
 def file_part(item: Part, disposition: str) -> Message:
     maintype, _, subtype = item.content_type.partition("/")
     part = MIMEBase(maintype, subtype or "octet-stream", policy=WIRE)
+    if item.content_type == item.mimetype:  # parameters belong to the type that was given
+        for name, value in item.params:
+            part.set_param(name, value)
     part.set_payload(item.content)
     encoders.encode_base64(part)
     filename: str | tuple[str, str, str] = (

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import binascii
+import copy
+import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
+from email.errors import ObsoleteHeaderDefect
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
-from email.policy import default
-from email.utils import getaddresses
-from typing import Any
+from email.policy import compat32, default
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any, TypeVar
 
-from postroom.mail.addresses import Address, is_valid_mailbox
+from postroom.mail.addresses import Address, AddressError, decode_name, normalize_mailbox, unquote_name
+from postroom.mail.text import describe_char, find_control, from_surrogates, has_8bit, without_controls
 
+T = TypeVar("T")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_BCC_LINE = re.compile(rb"^bcc[ \t]*:", re.IGNORECASE)
+_BCC_LINE = re.compile(rb"^(?:resent-)?bcc[ \t]*:", re.IGNORECASE)
+_UNFOLD = re.compile(r"\r?\n")
+# RFC 5322 §3.6.4 msg-id, without the obsolete forms: "<" id-left "@" id-right ">"
+MAX_DEPTH = 32  # multipart nesting followed when listing attachments
+MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
+
+
+class InvalidMessage(ValueError):
+    """A submitted message whose headers cannot be used; the text says which header and why."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,7 @@ def split_header(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def strip_bcc(raw: bytes) -> bytes:
-    """Remove every Bcc header (with its folded continuation lines) and keep all other bytes as they are."""
+    """Remove every Bcc and Resent-Bcc header (with its folded continuation lines); keep all other bytes."""
     head, rest = split_header(raw)
     kept: list[bytes] = []
     dropping = False
@@ -54,82 +69,303 @@ def strip_bcc(raw: bytes) -> bytes:
     return b"".join(kept) + rest
 
 
-def _addresses(values: list[str], strict: bool) -> list[Address]:
-    out = []
-    for name, addr in getaddresses(values):
-        if not addr:
-            continue
-        if not is_valid_mailbox(addr):
-            if strict:
-                raise ValueError(addr)
-            continue
-        out.append(Address(addr=addr, name=name))
-    return out
+def _mailbox(name: str, addr: str, header: str, strict: bool) -> Address | None:
+    try:
+        mailbox = normalize_mailbox(addr)
+        return Address(mailbox, decode_name(name) if strict else without_controls(unquote_name(name)))
+    except AddressError as exc:
+        if strict:
+            reason = f" ({exc.reason})" if exc.reason else ""
+            raise InvalidMessage(f"The {header} header has an invalid address: '{addr}'{reason}") from None
+        return None
+
+
+def _strict_pairs(header: str, values: list[str]) -> list[tuple[str, str]]:
+    """(name, addr) pairs read with the full RFC 5322 parser: anything it cannot make sense of is refused,
+    so no intended recipient is silently dropped."""
+    pairs = []
+    for value in values:
+        if has_8bit(value):
+            raise InvalidMessage(
+                f"The {header} header holds 8-bit bytes; encode display names as RFC 2047 words"
+                " (non-ASCII addresses need SMTPUTF8, which /email/mime does not offer)"
+            )
+        try:
+            parsed: Any = default.header_fetch_parse(header, value)
+            found = [(a.display_name, a.addr_spec) for a in parsed.addresses]
+        except Exception:  # the standard parser's failures are not all ValueErrors
+            raise InvalidMessage(f"The {header} header cannot be parsed: '{value.strip()}'") from None
+        defects = [d for d in parsed.defects if not isinstance(d, ObsoleteHeaderDefect)]
+        if defects:
+            raise InvalidMessage(f"The {header} header is malformed ({defects[0]}): '{value.strip()}'")
+        pairs += found
+    return pairs
+
+
+def _lenient_pairs(values: list[str]) -> list[tuple[str, str]]:
+    try:
+        return getaddresses([_UNFOLD.sub("", from_surrogates(v)) for v in values])
+    except Exception:
+        return []
+
+
+def _addresses(header: str, values: list[str], strict: bool) -> list[Address]:
+    pairs = _strict_pairs(header, values) if strict else _lenient_pairs(values)
+    found = (_mailbox(name, addr, header, strict) for name, addr in pairs if addr)
+    return [a for a in found if a is not None]
+
+
+def _checked_text(header: str, value: str, strict: bool) -> str:
+    bad = find_control(value, allow_tab=True)
+    if bad is None:
+        return value
+    if strict:
+        raise InvalidMessage(f"The {header} header contains the control character {describe_char(bad)}")
+    return without_controls(value)
+
+
+def _unstructured(header: str, raw: str | None, strict: bool) -> str:
+    """A text header decoded (RFC 2047), falling back to its raw text; control characters refused."""
+    if raw is None:
+        return ""
+    text = from_surrogates(raw)
+    try:
+        value = str(default.header_fetch_parse(header, text))
+    except Exception:
+        value = _UNFOLD.sub("", text)
+    return _checked_text(header, value, strict)
+
+
+def _first(msg: Message, name: str) -> str | None:
+    """The raw text of the first `name` header (compat32's get() would wrap 8-bit text in a Header)."""
+    return next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+
+
+def _all(msg: Message, name: str) -> list[str]:
+    return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+
+
+def _check_strict(msg: Message) -> None:
+    message_id = _first(msg, "Message-ID")
+    if message_id is not None and not MSG_ID.fullmatch(_UNFOLD.sub("", message_id).strip()):
+        raise InvalidMessage(f"The Message-ID header is not a valid msg-id: '{message_id.strip()}'")
+    date = _first(msg, "Date")
+    if date is not None:
+        try:
+            parsedate_to_datetime(_UNFOLD.sub("", date))
+        except Exception:
+            raise InvalidMessage(f"The Date header is not an RFC 5322 date: '{date.strip()}'") from None
 
 
 def read_submitted(raw: bytes, strict: bool = True) -> Submitted:
-    """Parse only the header section.
+    """Parse only the header section; never raises anything but InvalidMessage.
 
-    strict: raise ValueError for an address that is not a mailbox (the API's /email/mime, where
-    headers are the recipients); otherwise skip it (SMTP, where the envelope is what counts).
+    strict (the API's /email/mime, where headers are the recipients): raise InvalidMessage for an
+    address header the RFC 5322 parser finds malformed, an address that is not a mailbox, 8-bit
+    bytes in an address header, a control character in a text header, or a malformed Message-ID or
+    Date. Otherwise (SMTP, where the envelope is what counts) skip what cannot be read and blank
+    control characters out of the stored text.
     """
+    try:
+        return _read_submitted(raw, strict)
+    except InvalidMessage:
+        raise
+    except Exception:  # a parser failure nobody foresaw: still a clear answer, never a 500
+        if strict:
+            raise InvalidMessage("The message headers cannot be parsed") from None
+        return Submitted(None, [], [], [], "", "", "", has_date=False)
+
+
+def _read_submitted(raw: bytes, strict: bool) -> Submitted:
     head, _ = split_header(raw)
-    msg = BytesHeaderParser(policy=default).parsebytes(head)
-
-    def field(name: str) -> list[Address]:
-        return _addresses([str(v) for v in msg.get_all(name, [])], strict)
-
-    senders = field("From")
+    msg = BytesHeaderParser(policy=compat32).parsebytes(head)  # raw strings; nothing parsed yet
+    if strict:
+        _check_strict(msg)
+    senders = _addresses("From", _all(msg, "From"), strict)
+    reply_to = _first(msg, "Reply-To")
+    if strict and reply_to is not None:
+        _addresses("Reply-To", [reply_to], strict)
     return Submitted(
         sender=senders[0] if senders else None,
-        to=field("To"),
-        cc=field("Cc"),
-        bcc=field("Bcc"),
-        reply_to=str(msg.get("Reply-To", "")),
-        subject=str(msg.get("Subject", "")),
-        message_id=str(msg.get("Message-ID", "")),
-        has_date="Date" in msg,
+        to=_addresses("To", _all(msg, "To"), strict),
+        cc=_addresses("Cc", _all(msg, "Cc"), strict),
+        bcc=_addresses("Bcc", _all(msg, "Bcc"), strict),
+        reply_to=_unstructured("Reply-To", reply_to, strict),
+        subject=_unstructured("Subject", _first(msg, "Subject"), strict),
+        message_id=without_controls(from_surrogates(_first(msg, "Message-ID") or "")).strip(),
+        has_date=_first(msg, "Date") is not None,
     )
 
 
+def _safe(fn: Callable[[], T], fallback: Callable[[], T], last: T) -> T:
+    """fn(), else fallback(), else `last`: reading a stored message never raises."""
+    try:
+        return fn()
+    except Exception:
+        try:
+            return fallback()
+        except Exception:
+            return last
+
+
+def _lenient(part: Message) -> Message:
+    """The same part read with compat32, which takes header values as raw text instead of parsing them."""
+    view = copy.copy(part)
+    view.policy = compat32
+    return view
+
+
+def header_value(name: str, raw: str) -> str:
+    """A stored header's value decoded for display; its raw (unfolded) text when it cannot be parsed."""
+    text = from_surrogates(raw)
+    try:
+        return str(default.header_fetch_parse(name, text))
+    except Exception:
+        return _UNFOLD.sub("", text)
+
+
+def header_items(head: bytes) -> list[tuple[str, str]]:
+    """Every (name, value) of a header section, in order; never raises."""
+    msg = BytesHeaderParser(policy=compat32).parsebytes(split_header(head)[0])
+    return [(name, header_value(name, raw)) for name, raw in msg.raw_items()]
+
+
+def attachment_meta(raw: bytes) -> list[dict[str, Any]]:
+    """[{filename, mimetype, size}] of the attachments and inline files of a message; never raises.
+
+    Only header sections are parsed; bodies are split at their boundaries with bytes.find and their
+    decoded sizes computed without decoding base64, so a large attachment costs little.
+    """
+    try:
+        return _files_of(raw, 0)
+    except Exception:
+        return []
+
+
+def _files_of(entity: bytes, depth: int) -> list[dict[str, Any]]:
+    head, body = split_header(entity)
+    part = BytesHeaderParser(policy=compat32).parsebytes(head)
+    boundary = (
+        _safe(part.get_boundary, lambda: None, None) if part.get_content_maintype() == "multipart" else None
+    )
+    if boundary and depth < MAX_DEPTH:
+        return [
+            meta
+            for child in _children(body, boundary.encode("ascii", "replace"))
+            for meta in _files_of(child, depth + 1)
+        ]
+    if not _is_file(part):
+        return []
+    return [{"filename": _filename(part), "mimetype": _ctype(part), "size": _decoded_size(part, body)}]
+
+
+def _children(body: bytes, boundary: bytes) -> list[bytes]:
+    """The body parts between the delimiter lines of a multipart body (RFC 2046 §5.1.1)."""
+    delimiter = b"--" + boundary
+    starts: list[tuple[int, int]] = []  # (where the delimiter line starts, where its part begins)
+    at = 0
+    while (found := body.find(delimiter, at)) != -1:
+        at = found + len(delimiter)
+        if found == 0 or body[found - 1 : found] == b"\n":
+            line_end = body.find(b"\n", at)
+            starts.append((found, len(body) if line_end == -1 else line_end + 1))
+            if body[at : at + 2] == b"--":
+                break
+    return [
+        body[begin:end].removesuffix(b"\n").removesuffix(b"\r")
+        for (_, begin), (end, _) in itertools.pairwise(starts)
+    ]
+
+
+def _decoded_size(part: Message, body: bytes) -> int:
+    body = body[2:] if body.startswith(b"\r\n") else body[1:]  # split_header leaves the blank line
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":  # 3 bytes per 4 characters, less the padding; counted, not decoded
+        chars = len(body) - sum(body.count(space) for space in (b"\r", b"\n", b" ", b"\t"))
+        tail = body[-100:].rstrip()
+        return max(0, chars * 3 // 4 - (len(tail) - len(tail.rstrip(b"="))))
+    if encoding == "quoted-printable":
+        return len(binascii.a2b_qp(body))
+    return len(body)
+
+
 def _payload_bytes(part: Message) -> bytes:
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
+    def decoded(p: Message) -> bytes:
+        payload = p.get_payload(decode=True)
+        return payload if isinstance(payload, bytes) else b""
+
+    return _safe(lambda: decoded(part), lambda: decoded(_lenient(part)), b"")
+
+
+def _raw_header(part: Message, name: str) -> str:
+    raw = next((v for k, v in part.raw_items() if k.lower() == name), "")
+    return _UNFOLD.sub("", from_surrogates(str(raw)))
+
+
+def _ctype(part: Message) -> str:
+    return _safe(part.get_content_type, lambda: _lenient(part).get_content_type(), "text/plain")
+
+
+def _disposition(part: Message) -> str:
+    found = _safe(part.get_content_disposition, lambda: _lenient(part).get_content_disposition(), None)
+    return found or ""
+
+
+def _filename(part: Message) -> str:
+    name = _safe(part.get_filename, lambda: _lenient(part).get_filename(), None) or ""
+    if "=?" in name:  # compat32 leaves RFC 2047 words (which some clients put in file names) as they are
+        name = header_value("Subject", name)
+    return without_controls(from_surrogates(name)).replace("\t", " ")
+
+
+def _is_file(part: Message) -> bool:
+    disposition = _disposition(part)
+    return bool(
+        _filename(part)
+        or disposition == "attachment"
+        or (disposition == "inline" and not _ctype(part).startswith("text/"))
+    )
 
 
 def _part_text(part: Message) -> str:
-    charset = part.get_content_charset() or "utf-8"
+    charset = _safe(part.get_content_charset, lambda: _lenient(part).get_content_charset(), None)
     try:
-        return _payload_bytes(part).decode(charset, errors="replace")
-    except LookupError:
+        return _payload_bytes(part).decode(charset or "utf-8", errors="replace")
+    except (LookupError, ValueError):
         return _payload_bytes(part).decode("utf-8", errors="replace")
 
 
+def _parse(raw: bytes) -> Message:
+    """The whole message; compat32 when the default policy's header parsing fails on the structure."""
+    try:
+        msg = message_from_bytes(raw, policy=default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+    except Exception:
+        return message_from_bytes(raw, policy=compat32)
+
+
 def describe(raw: bytes) -> dict[str, Any]:
-    """Headers, MIME parts, the first text and HTML bodies, and attachments of a stored message."""
-    msg = message_from_bytes(raw, policy=default)
-    assert isinstance(msg, EmailMessage)
-    headers = [{"name": k, "value": str(v)} for k, v in msg.items()]
+    """Headers, MIME parts, the first text and HTML bodies, and attachments of a stored message.
+
+    Never raises: a header the parser cannot read is shown as its raw text.
+    """
+    msg = _parse(raw)
+    headers = [{"name": k, "value": header_value(k, str(v))} for k, v in msg.raw_items()]
     parts: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     text = html = None
     for index, part in enumerate(msg.walk()):
-        ctype = part.get_content_type()
-        disposition = part.get_content_disposition()
+        ctype = _ctype(part)
         entry: dict[str, Any] = {"index": index, "content_type": ctype}
         if not part.is_multipart():
-            content = _payload_bytes(part)
             entry.update(
-                size=len(content),
-                disposition=disposition or "",
-                filename=part.get_filename() or "",
-                content_id=(part.get("Content-ID") or "").strip("<>"),
+                size=len(_payload_bytes(part)),
+                disposition=_disposition(part),
+                filename=_filename(part),
+                content_id=_raw_header(part, "content-id").strip().strip("<>"),
             )
-            if (
-                part.get_filename()
-                or disposition == "attachment"
-                or (disposition == "inline" and not ctype.startswith("text/"))
-            ):
+            if _is_file(part):
                 attachments.append(
                     {
                         k: entry[k]
@@ -152,11 +388,20 @@ def describe(raw: bytes) -> dict[str, Any]:
 
 def part_content(raw: bytes, index: int) -> tuple[str, str, bytes] | None:
     """(content type, filename, decoded bytes) of the part at the walk index, or None."""
-    msg = message_from_bytes(raw, policy=default)
-    for i, part in enumerate(msg.walk()):
+    for i, part in enumerate(_parse(raw).walk()):
         if i == index and not part.is_multipart():
-            return part.get_content_type(), part.get_filename() or "", _payload_bytes(part)
+            return _ctype(part), _filename(part), _payload_bytes(part)
     return None
 
 
-__all__ = ["Submitted", "describe", "part_content", "read_submitted", "strip_bcc"]
+__all__ = [
+    "InvalidMessage",
+    "Submitted",
+    "attachment_meta",
+    "describe",
+    "header_items",
+    "header_value",
+    "part_content",
+    "read_submitted",
+    "strip_bcc",
+]

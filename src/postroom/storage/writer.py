@@ -53,6 +53,7 @@ class GroupWriter:
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="postroom-writer", daemon=True)
         self._started = False
+        self._stopped = False
 
     def start(self) -> None:
         if not self._started:
@@ -60,10 +61,25 @@ class GroupWriter:
             self._thread.start()
 
     def stop(self) -> None:
+        """Finish what is queued and end the thread; later writes raise StorageUnavailable at once."""
+        self._stopped = True
         if self._started:
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._started = False
+        self._refuse_queued()
+
+    def _refuse_queued(self) -> None:
+        """Fail writes that were queued behind the stop (a race with stop()), so none waits forever."""
+        refused = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                refused.append((item, False, _stopped_error()))
+        _resolve(refused)
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run fn(conn) in the next group transaction; raise its exception, or StorageUnavailable."""
@@ -76,9 +92,13 @@ class GroupWriter:
         return result
 
     async def _submit(self, many: Many, item: Any) -> Any:
+        if self._stopped:
+            raise _stopped_error()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put(_Write(many, item, loop, future))
+        if self._stopped and not self._thread.is_alive():  # stop() finished between the check and the put
+            self._refuse_queued()
         return await future
 
     def _drain(self, first: _Write) -> tuple[list[_Write], bool]:
@@ -128,6 +148,10 @@ class GroupWriter:
             ok, value = _attempt(conn, lambda c, w=w: many(c, [w.item])[0])  # type: ignore[misc]
             out[id(w)] = (ok, value)
         return out
+
+
+def _stopped_error() -> StorageUnavailable:
+    return StorageUnavailable("the database writer has stopped; the change was not stored")
 
 
 def _groups(batch: list[_Write]) -> list[list[_Write]]:

@@ -33,3 +33,9 @@ def test_layouts(text: str, expected: datetime) -> None:
 def test_unreadable(text: str) -> None:
     with pytest.raises(ValueError):
         parse_date(text)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_outside_the_utc_range(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(text)

@@ -23,8 +23,11 @@ def parse_date(text: str) -> datetime:
     except ValueError:
         try:
             parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise ValueError(text) from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:  # 0001-01-01T00:00:00+05:00 and 9999-12-31T23:59:59-05:00 fall outside datetime's range in UTC
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise ValueError(text) from None
     return parsed

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from sqlalchemy.sql import Select
 
+from postroom.features.activity.match import contains
 from postroom.storage.tables import accounts, deliveries, events, messages
 
 ATTEMPT_EVENTS = ("delivered", "soft-bounced", "hard-bounced")
@@ -33,17 +34,15 @@ class EventFilter:
     only_latest: bool = False
 
 
-def _like(column: Any, needle: str) -> ColumnElement[bool]:
-    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")
-
-
 def _any_like(columns: Sequence[Any], needles: list[str]) -> ColumnElement[bool]:
-    return or_(*(_like(col, n) for n in needles for col in columns))
+    return or_(*(contains(col, n) for n in needles for col in columns))
 
 
-def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
+def _conditions(f: EventFilter, upper: int) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions, within the snapshot `id <= upper` (only_latest included: an
+    event added after the first page must not hide the one it supersedes from later pages)."""
     conds: list[ColumnElement[bool]] = [
+        events.c.id <= upper,
         events.c.account_id == f.account_id,
         events.c.created_at >= f.start,
         events.c.created_at < f.end,
@@ -78,7 +77,11 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
         conds.append(
             events.c.id
             == select(func.max(latest.c.id))
-            .where(latest.c.email_id == events.c.email_id, latest.c.recipient == events.c.recipient)
+            .where(
+                latest.c.email_id == events.c.email_id,
+                latest.c.recipient == events.c.recipient,
+                latest.c.id <= upper,
+            )
             .scalar_subquery()
         )
     return conds
@@ -101,7 +104,7 @@ def search_events(
     conn: Connection, f: EventFilter, upper: int, after: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """(up to limit+1 rows newest first, total matching) within the snapshot `id <= upper`."""
-    conds = [*_conditions(f), events.c.id <= upper]
+    conds = _conditions(f, upper)
     total = conn.execute(_joined([func.count()]).where(and_(*conds))).scalar_one()
     if after is not None:
         conds.append(events.c.id < after)

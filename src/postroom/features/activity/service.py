@@ -10,8 +10,6 @@ import binascii
 import json
 import re
 from datetime import datetime, time, timedelta
-from email.parser import BytesHeaderParser
-from email.policy import default
 from typing import Any
 
 from sqlalchemy import Connection
@@ -31,10 +29,11 @@ from postroom.features.activity.schemas import (
     HeaderPair,
 )
 from postroom.features.api_keys.service import Principal
-from postroom.mail.parse import split_header
+from postroom.mail.parse import header_items, split_header
 from postroom.storage.database import Database
 
 _TERM = re.compile(r"(?:(\w+):)?(\"[^\"]*\"|\S+)")
+MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
 PROCESS_STATUS = {"queued": "processing", "delivered": "completed", "bounced": "completed"}
 
 
@@ -57,16 +56,27 @@ def encode_token(upper: int, after: int) -> str:
 
 
 def decode_token(token: str) -> tuple[int, int]:
+    """(snapshot upper bound, last id seen) of a token encode_token made; InvalidInput otherwise.
+
+    Both must be integers in 0..MAX_ID (a database id), not floats, Infinity or huge numbers.
+    """
     try:
         upper, after = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(upper), int(after)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("continue_token", "The field 'continue_token' is not a valid token") from None
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        upper = after = None
+    if not all(type(v) is int and 0 <= v <= MAX_ID for v in (upper, after)):
+        raise InvalidInput("continue_token", "The field 'continue_token' is not a valid token")
+    return upper, after
 
 
 def _headers_of(head: bytes, names: list[str]) -> dict[str, str]:
-    parsed = BytesHeaderParser(policy=default).parsebytes(head)
-    return {name: str(parsed[name]) for name in names if parsed[name] is not None}
+    """The first value of each named header (never raises: an unreadable value is given raw)."""
+    found: dict[str, str] = {}
+    for key, value in header_items(head):
+        for name in names:
+            if name not in found and key.lower() == name.lower():
+                found[name] = value
+    return found
 
 
 def _event(
@@ -196,7 +206,6 @@ def _email_item(row: dict[str, Any], attempts: list[dict[str, Any]], head: bytes
     last = attempts[-1] if attempts else None
     response = row["last_response"]
     code = int(response[:3]) if response[:3].isdigit() else 0
-    parsed = BytesHeaderParser(policy=default).parsebytes(split_header(head)[0]) if head else None
     return EmailSearchItem(
         email_id=row["email_id"],
         sender=row["sender"],
@@ -209,5 +218,5 @@ def _email_item(row: dict[str, Any], attempts: list[dict[str, Any]], head: bytes
         response=response,
         host=last["host"] if last else "",
         smtpcode=code,
-        headers=[HeaderPair(k, str(v)) for k, v in parsed.items()] if parsed else [],
+        headers=[HeaderPair(k, v) for k, v in header_items(head)] if head else [],
     )

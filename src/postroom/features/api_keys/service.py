@@ -139,7 +139,7 @@ class KeyAuthenticator:
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
             raise MalformedKey("No API key was provided")
-        if not API_KEY_PATTERN.match(key):
+        if not API_KEY_PATTERN.fullmatch(key):
             raise MalformedKey("The API key is malformed: expected 'api-' followed by 32 characters")
         digest = hash_key(key)
         cached = self._cache.get(digest)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import ObsoleteHeaderDefect
+from email.headerregistry import AddressHeader, DateHeader, HeaderRegistry, UnstructuredHeader
 from email.utils import format_datetime
 from typing import Any
 
@@ -30,25 +33,31 @@ from postroom.features.email.schemas import (
     SendResult,
 )
 from postroom.ids import new_email_id
-from postroom.mail.addresses import Address, parse_address
-from postroom.mail.compose import Composition, Part, compose
+from postroom.mail.addresses import Address, AddressError, normalize_mailbox, parse_address
+from postroom.mail.compose import Composition, Part, compose, parse_mimetype
 from postroom.mail.html_text import html_to_text
-from postroom.mail.parse import read_submitted, strip_bcc
+from postroom.mail.parse import MSG_ID, InvalidMessage, attachment_meta, read_submitted, strip_bcc
+from postroom.mail.text import describe_char, find_control
 from postroom.storage.database import Database
 
-FORBIDDEN_HEADERS = {"content-type", "content-transfer-encoding", "mime-version", "bcc"}
+FORBIDDEN_HEADERS = {"content-type", "content-transfer-encoding", "mime-version", "bcc", "resent-bcc"}
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # RFC 5322 §3.6.8 ftext
+_CID = re.compile(r"[!-;=?-~]+")  # printable ASCII without "<", ">" or white space (RFC 2392 via §3.6.4)
+_WHITESPACE = str.maketrans("", "", " \t\r\n\f\v")
+_HEADERS = HeaderRegistry()  # the header classes of email.policy.default
 MAX_RECIPIENTS_PER_FIELD = 100
+log = logging.getLogger(__name__)
 
 
 def _address(field: str, value: str) -> Address:
     try:
         return parse_address(value)
-    except ValueError:
+    except AddressError as exc:
+        reason = f" ({exc.reason})" if exc.reason else ""
         raise InvalidInput(
             field,
             f"The field '{field}' was expecting a valid RFC-822 formatted email field but found "
-            f"'{value}', Please correct your JSON payload and try again.",
+            f"'{value}'{reason}, Please correct your JSON payload and try again.",
         ) from None
 
 
@@ -56,9 +65,14 @@ def _addresses(field: str, values: list[str]) -> list[Address]:
     return [_address(field, v) for v in values]
 
 
-def _no_line_breaks(field: str, value: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise InvalidInput(field, f"The field '{field}' must not contain line breaks")
+def _no_controls(field: str, value: str, allow_tab: bool = False) -> None:
+    """Refuse line breaks of every kind and other control characters (see mail/text.py)."""
+    bad = find_control(value, allow_tab)
+    if bad is not None:
+        raise InvalidInput(
+            field,
+            f"The field '{field}' must not contain line breaks or control characters ({describe_char(bad)})",
+        )
 
 
 def _headers(items: list[Any]) -> list[tuple[str, str]]:
@@ -69,27 +83,97 @@ def _headers(items: list[Any]) -> list[tuple[str, str]]:
             raise InvalidInput("custom_headers", f"'{name}' is not a valid header name")
         if name.lower() in FORBIDDEN_HEADERS:
             raise InvalidInput("custom_headers", f"The header '{name}' is not allowed in custom_headers")
-        _no_line_breaks("custom_headers", value)
-        out.append((name, value))
+        _no_controls("custom_headers", value, allow_tab=True)
+        out.append((name, _structured(name, value)))
     return out
+
+
+def _structured(name: str, value: str) -> str:
+    """A custom header that replaces a generated one (addresses, Message-ID, Date, MIME headers) must
+    parse as its kind, or the stored message could not be read back; address lists come back with
+    IDNA-encoded domains and RFC 2047-encoded names."""
+    if name.lower() in ("message-id", "resent-message-id"):
+        if not MSG_ID.fullmatch(value.strip()):
+            raise InvalidInput("custom_headers", f"The header '{name}' is not a msg-id like <id@domain>")
+        return value.strip()
+    kind = _HEADERS.registry.get(name.lower())
+    if kind is None or issubclass(kind, UnstructuredHeader):
+        return value
+    try:
+        parsed: Any = _HEADERS(name, value)
+    except Exception:
+        raise InvalidInput("custom_headers", f"The header '{name}' cannot be parsed: '{value}'") from None
+    defects = [d for d in parsed.defects if not isinstance(d, ObsoleteHeaderDefect)]
+    if defects or (isinstance(parsed, DateHeader) and parsed.datetime is None):
+        raise InvalidInput("custom_headers", f"The header '{name}' is malformed: '{value}'")
+    if isinstance(parsed, AddressHeader):
+        return _address_list(name, value, parsed)
+    return value
+
+
+def _address_list(name: str, value: str, parsed: AddressHeader) -> str:
+    addresses = []
+    for found in parsed.addresses:
+        try:
+            addresses.append(Address(normalize_mailbox(found.addr_spec), found.display_name))
+        except AddressError as exc:
+            reason = f" ({exc.reason})" if exc.reason else ""
+            raise InvalidInput(
+                "custom_headers", f"The header '{name}' has an invalid address '{found.addr_spec}'{reason}"
+            ) from None
+    if value.isascii():
+        return value  # as given, groups included
+    return ", ".join(a.header() for a in addresses)
+
+
+def _base64(field: str, blob: str, item: str = "") -> bytes:
+    """Strict base64 after removing ASCII white space (`base64`, encodebytes and chunk_split wrap lines)."""
+    try:
+        return base64.b64decode(blob.translate(_WHITESPACE), validate=True)
+    except (binascii.Error, ValueError):
+        named = f" item '{item}'" if item else ""
+        raise InvalidInput(field, f"The field '{field}'{named} is not valid base64") from None
+
+
+def _mimetype(field: str, item: FileItem) -> tuple[str, tuple[tuple[str, str], ...]]:
+    if not isinstance(item.mimetype, str) or not item.mimetype.strip():
+        return "", ()
+    _no_controls(field, item.mimetype)
+    parsed = parse_mimetype(item.mimetype)
+    if parsed is None:
+        raise InvalidInput(
+            field,
+            f"The field '{field}' item '{item.filename}': mimetype '{item.mimetype}' is not a type/subtype"
+            " media type (RFC 2045 §5.1)",
+        )
+    return parsed
+
+
+def _cid(field: str, item: FileItem) -> str:
+    cid = item.cid.strip() or item.filename
+    if cid.startswith("<") and cid.endswith(">"):
+        cid = cid[1:-1]
+    if not _CID.fullmatch(cid):
+        source = "cid" if item.cid.strip() else "filename (used as the Content-ID when no cid is given)"
+        raise InvalidInput(
+            field,
+            f"The field '{field}' item '{item.filename}': the {source} must be printable ASCII without"
+            " spaces, '<' or '>'",
+        )
+    return cid
 
 
 def _files(field: str, items: list[FileItem], inline: bool) -> list[Part]:
     parts = []
     for item in items:
-        _no_line_breaks(field, item.filename)
+        _no_controls(field, item.filename)
         if not item.fileblob:
             reason = "fetching attachments by url is not supported" if item.url else "fileblob is required"
             raise InvalidInput(field, f"The field '{field}' item '{item.filename}': {reason}")
-        try:
-            content = base64.b64decode(item.fileblob, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(
-                field, f"The field '{field}' item '{item.filename}' is not valid base64"
-            ) from None
-        cid = (item.cid or item.filename) if inline else ""
-        mimetype = item.mimetype if isinstance(item.mimetype, str) else ""
-        parts.append(Part(filename=item.filename, content=content, mimetype=mimetype, cid=cid.strip("<>")))
+        content = _base64(field, item.fileblob, item.filename)
+        mimetype, params = _mimetype(field, item)
+        cid = _cid(field, item) if inline else ""
+        parts.append(Part(filename=item.filename, content=content, mimetype=mimetype, cid=cid, params=params))
     return parts
 
 
@@ -131,9 +215,12 @@ class EmailService:
             [req.reply_to] if isinstance(req.reply_to, str) and req.reply_to else list(req.reply_to)
         )
         reply_to = _addresses("reply_to", reply_values)
-        _no_line_breaks("subject", req.subject)
+        _no_controls("subject", req.subject, allow_tab=True)
         if not (req.text_body or req.html_body):
             raise InvalidInput("text_body", "One of 'text_body', 'html_body' or 'template_id' is required")
+        for name, body in (("text_body", req.text_body), ("html_body", req.html_body)):
+            if "\x00" in body:
+                raise InvalidInput(name, f"The field '{name}' must not contain NUL characters")
         headers = _headers(req.custom_headers)
         attachments = _files("attachments", req.attachments, inline=False)
         inlines = _files("inlines", req.inlines, inline=True)
@@ -178,14 +265,11 @@ class EmailService:
         """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
         if req.schedule is not None:
             raise InvalidInput("schedule", "Scheduled sending is not available in this Postroom version yet")
-        try:
-            raw = base64.b64decode(req.mime_email, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput("mime_email", "The field 'mime_email' is not valid base64") from None
+        raw = _base64("mime_email", req.mime_email)
         try:
             head = read_submitted(raw)
-        except ValueError as exc:
-            raise InvalidInput("mime_email", f"The message has an invalid address: '{exc}'") from None
+        except InvalidMessage as exc:
+            raise InvalidInput("mime_email", str(exc)) from None
         if head.sender is None:
             raise InvalidInput("mime_email", "The message has no valid From header")
         recipients = _dedupe([a.addr for a in head.to + head.cc + head.bcc])
@@ -210,7 +294,7 @@ class EmailService:
             reply_to=head.reply_to,
             subject=head.subject,
             raw=raw,
-            attachments=[],
+            attachments=attachment_meta(raw),
             recipients=recipients,
         )
 
@@ -226,11 +310,21 @@ class EmailService:
         recipients = _dedupe(s.rcpt_tos)
         shown = {a.addr.lower() for a in head.to + head.cc}
         return repo.StoredMessage(
-            email_id=email_id, account_id=s.account_id, username=s.username, source="smtp",
-            client_ip=s.client_ip, sender=s.mail_from, from_header=head.sender.header() if head.sender else "",
-            to=[a.addr for a in head.to], cc=[a.addr for a in head.cc],
-            bcc=[r for r in recipients if r.lower() not in shown], reply_to=head.reply_to,
-            subject=head.subject, raw=raw, attachments=[], recipients=recipients,
+            email_id=email_id,
+            account_id=s.account_id,
+            username=s.username,
+            source="smtp",
+            client_ip=s.client_ip,
+            sender=s.mail_from,
+            from_header=head.sender.header() if head.sender else "",
+            to=[a.addr for a in head.to],
+            cc=[a.addr for a in head.cc],
+            bcc=[r for r in recipients if r.lower() not in shown],
+            reply_to=head.reply_to,
+            subject=head.subject,
+            raw=raw,
+            attachments=attachment_meta(raw),
+            recipients=recipients,
         )
 
     def _check_size(self, raw: bytes) -> None:
@@ -269,11 +363,10 @@ class EmailService:
                 prepared.append(self.prepare_send(principal, item, client_ip))
             except PostroomError as exc:
                 prepared.append(exc)
-        stored = await asyncio.gather(*(self.accept(p) for p in prepared if not isinstance(p, PostroomError)))
-        ids = iter(stored)
+        valid = [p for p in prepared if not isinstance(p, PostroomError)]
+        stored = iter(await asyncio.gather(*(self.accept(p) for p in valid), return_exceptions=True))
         return [
-            _batch_error(p) if isinstance(p, PostroomError) else SendResult(1, 0, [], next(ids))
-            for p in prepared
+            _batch_error(p) if isinstance(p, PostroomError) else _batch_result(next(stored)) for p in prepared
         ]
 
 
@@ -300,6 +393,18 @@ def received_header(s: SmtpSubmission, email_id: str) -> bytes:
         f"with {s.protocol} id {email_id}{recipient}; {format_datetime(datetime.now(UTC))}\r\n"
     )
     return line.encode("utf-8")
+
+
+def _batch_result(outcome: str | BaseException) -> SendResult | BatchItemError:
+    """One stored item's answer: its email_id, or its storage failure reported in its place."""
+    if isinstance(outcome, str):
+        return SendResult(1, 0, [], outcome)
+    if isinstance(outcome, PostroomError):
+        return _batch_error(outcome)
+    if not isinstance(outcome, Exception):  # cancellation and the like are not one item's failure
+        raise outcome
+    log.error("storing a batch item failed", exc_info=outcome)
+    return _batch_error(PostroomError("An unexpected error occurred storing this email; see the server log"))
 
 
 def _batch_error(exc: PostroomError) -> BatchItemError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, or_, select
 
+from postroom.features.activity.match import contains
 from postroom.storage.tables import deliveries, events, messages
 
 SUMMARY = [
@@ -26,11 +27,6 @@ SUMMARY = [
 ]
 
 
-def _contains(column: Any, needle: str) -> ColumnElement[bool]:
-    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")
-
-
 def list_messages(
     conn: Connection,
     account_id: str,
@@ -48,15 +44,15 @@ def list_messages(
         conds.append(
             or_(
                 *(
-                    _contains(cast(col, Text), to)
+                    contains(cast(col, Text), to)
                     for col in (messages.c.to_addrs, messages.c.cc_addrs, messages.c.bcc_addrs)
                 )
             )
         )
     if sender:
-        conds.append(or_(_contains(messages.c.sender, sender), _contains(messages.c.from_header, sender)))
+        conds.append(or_(contains(messages.c.sender, sender), contains(messages.c.from_header, sender)))
     if subject:
-        conds.append(_contains(messages.c.subject, subject))
+        conds.append(contains(messages.c.subject, subject))
     if since is not None:
         conds.append(messages.c.created_at >= since)
     if cursor is not None:
