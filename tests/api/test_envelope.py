@@ -163,3 +163,14 @@ def test_send_errors_also_carry_failures_for_clients(server: RunningServer) -> N
     assert "failures" not in _assert_error(
         server.post("activity/search", {}, key=None), 401, "E_ApiResponseCodes.INVALID_IN_PAYLOAD"
     )
+
+
+def test_api_allow_list_refuses_other_ips_with_403(server: RunningServer) -> None:
+    assert server.post("ip_allow_list/add", {"ip_address": "10.0.0.0/8", "type": "api"}).status_code == 200
+    assert server.post("ip_allow_list", {"enabled": True, "type": "api"}).status_code == 200
+    denied = "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED"
+    data = _assert_error(server.post("email/send", SEND), 403, denied)
+    assert "127.0.0.1" in str(data["error"])
+    with server.client() as c:
+        r = c.get("/api/v1/messages", headers={"X-Smtp2go-Api-Key": server.key})
+    _assert_error(r, 403, "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED")

@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from postroom.api.access import authorize
 from postroom.api.auth import key_from
 from postroom.api.body import decode_json_object
 from postroom.api.call import Call
 from postroom.api.envelope import envelope, error_envelope
-from postroom.errors import Forbidden, InvalidInput, MethodNotAllowed, NotFound, PostroomError
+from postroom.errors import InvalidInput, MethodNotAllowed, NotFound, PostroomError
 from postroom.ids import new_request_id
 
 if TYPE_CHECKING:
@@ -83,8 +84,7 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
         )
         body = decode_json_object(await read_body(request, limit))
         principal = await services.keys.authenticate(key_from(request.headers, body))
-        if not principal.may_call(endpoint.path):
-            raise Forbidden("You do not have permission to access this API endpoint")
+        await authorize(services, principal, endpoint.path, client_ip(request))
         call = Call(services, principal, body, request_id, client_ip(request), request.method)
         return envelope(request_id, await endpoint.handler(call))
     except PostroomError as exc:

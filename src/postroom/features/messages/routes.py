@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from postroom.api.access import authorize
 from postroom.api.auth import key_from
 from postroom.api.body import convert
 from postroom.api.envelope import JSONResponse, error_envelope
-from postroom.errors import Forbidden, PostroomError
+from postroom.errors import PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages.schemas import ListQuery
 from postroom.ids import new_request_id
@@ -32,8 +33,8 @@ def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
         services: Services = request.app.state.services
         try:
             principal = await services.keys.authenticate(key_from(request.headers))
-            if not principal.may_call(request.url.path):
-                raise Forbidden("You do not have permission to access this API endpoint")
+            ip = request.client.host if request.client else ""
+            await authorize(services, principal, request.url.path, ip)
             return await inner(request, services, principal)
         except PostroomError as exc:
             return error_envelope(new_request_id(), exc)
