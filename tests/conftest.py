@@ -101,6 +101,14 @@ class RunningServer:
         with self.client() as c:
             return c.post("/v3/" + path.lstrip("/"), json=body, **kwargs)
 
+    def send(self, **fields: Any) -> str:
+        """Send a small message through /v3/email/send (fields override the defaults); its email_id."""
+        body = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "subject", "text_body": "x"}
+        r = self.post("email/send", {**body, **fields})
+        assert r.status_code == 200, r.text
+        email_id: str = r.json()["data"]["email_id"]
+        return email_id
+
     def wait_for_events(self, email_id: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         """Poll /activity/search until the message has at least `count` events."""
         deadline = time.monotonic() + timeout

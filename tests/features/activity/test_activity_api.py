@@ -9,20 +9,6 @@ import pytest
 from conftest import RunningServer
 
 
-def _send(server: RunningServer, **fields: Any) -> str:
-    body = {
-        "sender": "s@example.com",
-        "to": ["t@example.com"],
-        "subject": "subject",
-        "text_body": "x",
-        **fields,
-    }
-    r = server.post("email/send", body)
-    assert r.status_code == 200, r.text
-    email_id: str = r.json()["data"]["email_id"]
-    return email_id
-
-
 def _search(server: RunningServer, **body: Any) -> dict[str, Any]:
     r = server.post("activity/search", body)
     assert r.status_code == 200, r.text
@@ -33,15 +19,14 @@ def _search(server: RunningServer, **body: Any) -> dict[str, Any]:
 @pytest.fixture
 def three(server: RunningServer) -> dict[str, str]:
     ids = {
-        "invoice": _send(
-            server,
+        "invoice": server.send(
             subject="Your invoice",
             sender="Billing <billing@shop.example>",
             to=["ann@example.com"],
             custom_headers=[{"header": "X-Order", "value": "77"}],
         ),
-        "welcome": _send(server, subject="Welcome aboard", to=["bob@example.org"]),
-        "reset": _send(server, subject="Password reset", to=["cid@example.net", "dan@example.net"]),
+        "welcome": server.send(subject="Welcome aboard", to=["bob@example.org"]),
+        "reset": server.send(subject="Password reset", to=["cid@example.net", "dan@example.net"]),
     }
     for email_id, n in ((ids["invoice"], 2), (ids["welcome"], 2), (ids["reset"], 4)):
         server.wait_for_events(email_id, n)
@@ -154,7 +139,7 @@ def test_limit_bounds(server: RunningServer) -> None:
 def test_paging_is_stable_under_concurrent_inserts(server: RunningServer, three: dict[str, str]) -> None:
     first = _search(server, limit=3)
     assert first["total_events"] == 8 and len(first["events"]) == 3 and first["continue_token"]
-    new_id = _send(server, subject="arrives while paging")
+    new_id = server.send(subject="arrives while paging")
     server.wait_for_events(new_id, 2)
     seen = [(e["email_id"], e["event"], e["recipient"]) for e in first["events"]]
     token = first["continue_token"]

@@ -10,20 +10,6 @@ from conftest import RunningServer
 from postroom.features.api_keys.service import create_key, ensure_master_account
 
 
-def _send(server: RunningServer, **fields: Any) -> str:
-    body = {
-        "sender": "s@example.com",
-        "to": ["t@example.com"],
-        "subject": "subject",
-        "text_body": "x",
-        **fields,
-    }
-    r = server.post("email/send", body)
-    assert r.status_code == 200, r.text
-    email_id: str = r.json()["data"]["email_id"]
-    return email_id
-
-
 def _get(server: RunningServer, path: str, key: str | None = None, **params: Any) -> Any:
     with server.client() as c:
         return c.get(path, params=params, headers={"Authorization": f"Bearer {key or server.key}"})
@@ -31,8 +17,7 @@ def _get(server: RunningServer, path: str, key: str | None = None, **params: Any
 
 def test_list_newest_first_with_filters_and_cursor(server: RunningServer) -> None:
     ids = [
-        _send(
-            server,
+        server.send(
             subject=f"Order {i}",
             to=[f"user{i}@example.com"],
             cc=["boss@example.com"],
@@ -72,8 +57,7 @@ def test_bad_query_parameters(server: RunningServer) -> None:
 
 def test_detail_raw_and_events(server: RunningServer) -> None:
     blob = b"%PDF-1.4 fake"
-    email_id = _send(
-        server,
+    email_id = server.send(
         html_body="<p>Hi</p>",
         text_body="Hi",
         bcc=["hidden@example.com"],
@@ -118,7 +102,7 @@ def test_auth_required(server: RunningServer) -> None:
 
 
 def test_delete_empties_the_store(server: RunningServer) -> None:
-    email_id = _send(server)
+    email_id = server.send()
     server.wait_for_events(email_id, 2)
     with server.client() as c:
         r = c.delete("/api/v1/messages", headers={"X-Smtp2go-Api-Key": server.key})
@@ -129,7 +113,7 @@ def test_delete_empties_the_store(server: RunningServer) -> None:
 
 def test_capture_is_delivered_by_the_worker_quickly(server: RunningServer) -> None:
     started = time.monotonic()
-    email_id = _send(server)
+    email_id = server.send()
     server.wait_for_events(email_id, 2, timeout=5)
     assert time.monotonic() - started < 5
 
