@@ -68,11 +68,20 @@ def test_enable_and_disable_each_type(server: RunningServer) -> None:
     assert _ok(server.post("ip_allow_list", {"enabled": True})) == {"enabled": True}
     assert _view(server)["enabled"] is True and _view(server, "smtp")["enabled"] is True
     assert _view(server, "api")["enabled"] is False
+    # the caller's own address first: an enabled API list without it locks the account out of the API
+    assert _ok(server.post("ip_allow_list/add", {"ip_address": "127.0.0.1", "type": "api"}))
     assert _ok(server.post("ip_allow_list", {"enabled": "yes", "type": "api"})) == {"enabled": True}
     assert _view(server, "api")["enabled"] is True
     assert _ok(server.post("ip_allow_list", {"enabled": 0, "type": "smtp"})) == {"enabled": False}
     assert _ok(server.post("ip_allow_list", {"enabled": "off"})) == {"enabled": False}
     assert (_view(server, "smtp")["enabled"], _view(server, "api")["enabled"]) == (False, True)
+
+
+def test_an_api_list_without_the_callers_address_locks_the_api(server: RunningServer) -> None:
+    assert _ok(server.post("ip_allow_list", {"enabled": True, "type": "api"})) == {"enabled": True}
+    r = server.post("ip_allow_list/view", {"type": "api"})
+    assert r.status_code == 403
+    assert r.json()["data"]["error_code"] == "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED"
 
 
 def test_enable_validation(server: RunningServer) -> None:
