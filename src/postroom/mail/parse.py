@@ -236,6 +236,9 @@ def attachment_meta(raw: bytes) -> list[dict[str, Any]]:
     Only header sections are parsed; bodies are split at their boundaries with bytes.find and their
     decoded sizes computed without decoding base64, so a large attachment costs little.
     """
+    head = split_header(raw)[0].lower()
+    if b"multipart/" not in head and b"content-disposition" not in head and b"name=" not in head:
+        return []  # a single part with no file name: the common plain message, without parsing
     try:
         return _files_of(raw, 0)
     except Exception:

@@ -34,7 +34,7 @@ from postroom.features.email.schemas import (
 )
 from postroom.ids import new_email_id
 from postroom.mail.addresses import Address, AddressError, normalize_mailbox, parse_address
-from postroom.mail.compose import Composition, Part, compose, parse_mimetype
+from postroom.mail.compose import Composition, Part, compose, date_header, parse_mimetype
 from postroom.mail.html_text import html_to_text
 from postroom.mail.parse import MSG_ID, InvalidMessage, attachment_meta, read_submitted, strip_bcc
 from postroom.mail.text import describe_char, find_control
@@ -390,7 +390,7 @@ def received_header(s: SmtpSubmission, email_id: str) -> bytes:
     recipient = f"\r\n\tfor <{s.rcpt_tos[0]}>" if len(s.rcpt_tos) == 1 else ""
     line = (
         f"Received: from {s.helo or 'unknown'} ([{s.client_ip}])\r\n\tby {s.hostname} (Postroom) "
-        f"with {s.protocol} id {email_id}{recipient}; {format_datetime(datetime.now(UTC))}\r\n"
+        f"with {s.protocol} id {email_id}{recipient}; {date_header(datetime.now(UTC))}\r\n"
     )
     return line.encode("utf-8")
 
