@@ -138,7 +138,7 @@ def start_server(
     db, _ = prepare(settings)
     app = build_app(settings, db)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio", http="h11"
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="uvloop", http="httptools"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -106,12 +106,14 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         try:
             yield
         finally:
-            if smtp is not None:
-                await smtp.stop()
-            services.worker.stop()
-            if task is not None:
-                await task
-            db.writer.stop()
+            try:
+                if smtp is not None:
+                    await smtp.stop()
+            finally:
+                services.worker.stop()
+                if task is not None:
+                    await task
+                db.writer.stop()
 
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),

@@ -30,5 +30,11 @@ class WindowCounter:
         self._windows[key] = (start, n + 1)
         return n + 1
 
+    def discount(self, key: str) -> None:
+        """Take back one event recorded in the current window (it turned out not to count)."""
+        start, n = self._windows.get(key, (0.0, 0))
+        if n > 0:
+            self._windows[key] = (start, n - 1)
+
     def reset(self, key: str) -> None:
         self._windows.pop(key, None)

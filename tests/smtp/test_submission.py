@@ -434,3 +434,25 @@ def test_smtp_allow_list_refuses_other_ips_at_connect(server: RunningServer) -> 
     assert line.decode().rstrip() == replies.IP_NOT_ALLOWED.format(ip="127.0.0.1")
     assert server.post("ip_allow_list/add", {"ip_address": "127.0.0.0/8", "type": "smtp"}).status_code == 200
     assert _wait_greeting(port, b"220").startswith(b"220 localhost")
+
+
+def test_control_characters_in_helo_and_addresses_are_refused(server: RunningServer) -> None:
+    password = add_user(server)
+    auth = base64.b64encode(b"\0smtp-user-1\0" + password.encode()).decode()
+    with socket.create_connection(("127.0.0.1", smtp_port(server)), timeout=10) as sock:
+        f = sock.makefile("rb")
+        f.readline()
+        sock.sendall(b"EHLO evil\rX-Injected: yes\r\n")
+        assert f.readline().decode().rstrip() == replies.BAD_HELO
+        sock.sendall(b"EHLO good.example\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        sock.sendall(f"AUTH PLAIN {auth}\r\n".encode())
+        assert f.readline().startswith(b"235")
+        sock.sendall(b"MAIL FROM:<a\rb@example.com>\r\n")
+        assert f.readline().decode().rstrip() == replies.BAD_ADDRESS
+        sock.sendall(b"MAIL FROM:<a@example.com>\r\n")
+        assert f.readline().startswith(b"250")
+        sock.sendall(b'RCPT TO:<"x\rBcc: y"@example.com>\r\n')
+        assert f.readline().decode().rstrip() == replies.BAD_ADDRESS
+    assert captured(server) == []

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import logging
+import re
+import ssl
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
 from postroom.errors import InvalidInput, StorageUnavailable
 from postroom.features.email.service import EmailService, SmtpSubmission
@@ -26,6 +29,20 @@ log = logging.getLogger(__name__)
 AUTH_WINDOW = 600.0  # seconds over which failed AUTH attempts of one IP are counted
 AUTH_LOCKOUT = 20  # failures in the window after which the IP is refused outright
 EXTRA_EHLO = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]  # RFC 2920, RFC 2034
+# RFC 5321 §4.1.1.1: a domain or an address literal; nothing that could break the Received header.
+HELO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.IPv]{2,60}\]")
+UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")  # control characters never belong in an address
+
+
+def auth_key(ip: str) -> str:
+    """Failed-AUTH accounting per IPv4 address, per /64 for IPv6 (a client usually holds a whole /64)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address.ipv4_mapped or address) if isinstance(address, ipaddress.IPv6Address) else str(address)
 
 
 class SmtpUsers(Protocol):
@@ -63,20 +80,34 @@ class SubmissionHandler:
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
+        if not HELO_NAME.fullmatch(hostname):
+            return [replies.BAD_HELO]
         session.host_name = hostname
         return responses[:-1] + EXTRA_EHLO + responses[-1:]
+
+    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
+        if not HELO_NAME.fullmatch(hostname):
+            return replies.BAD_HELO
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if UNSAFE.search(address):
+            return replies.BAD_ADDRESS
         sender = await self._current_sender(session)
         if sender is None:
             return replies.MUST_AUTHENTICATE
         refusal = self._sender_refusal(sender)
         if refusal:
             return replies.SENDER_REFUSED.format(reason=refusal)
-        if sender.ratelimit and self._sent.count(sender.username, sender.ratelimit[1]) >= sender.ratelimit[0]:
-            return replies.RATE_LIMITED
+        if (
+            sender.ratelimit
+        ):  # a slot is taken now, with no await before it, so parallel sessions cannot overrun
+            if self._sent.count(sender.username, sender.ratelimit[1]) >= sender.ratelimit[0]:
+                return replies.RATE_LIMITED
+            self._sent.add(sender.username, sender.ratelimit[1])
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.SENDER_OK
@@ -84,6 +115,8 @@ class SubmissionHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if UNSAFE.search(address):
+            return replies.BAD_ADDRESS
         if len(envelope.rcpt_tos) >= self._settings.smtp_max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(address)
@@ -91,9 +124,12 @@ class SubmissionHandler:
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        sender = session.auth_data  # set at MAIL FROM by _current_sender
-        if not isinstance(sender, SmtpSender):
+        sender = await self._current_sender(session)  # again: it may have been blocked since MAIL FROM
+        if sender is None:
             return replies.MUST_AUTHENTICATE
+        refusal = self._sender_refusal(sender)
+        if refusal:
+            return replies.SENDER_REFUSED.format(reason=refusal)
         raw = envelope.original_content or b""
         submission = SmtpSubmission(
             account_id=sender.account_id,
@@ -116,12 +152,13 @@ class SubmissionHandler:
             email_id = await self._email.accept(message)
         except StorageUnavailable:
             return replies.STORAGE_UNAVAILABLE
-        if sender.ratelimit:
-            self._sent.add(sender.username, sender.ratelimit[1])
         return replies.ACCEPTED.format(email_id=email_id)
 
     async def handle_exception(self, error: Exception) -> str:
-        log.error("SMTP session error", exc_info=error)
+        if isinstance(error, (TLSSetupException, ssl.SSLError, ConnectionError)):
+            log.info("SMTP session ended: %s", error)  # a client's failed handshake is not our error
+        else:
+            log.error("SMTP session error", exc_info=error)
         return replies.INTERNAL
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:

@@ -29,6 +29,8 @@ SHUTTING_DOWN = "421 4.3.2 {hostname} Service shutting down"  # X.3.2 system not
 IP_NOT_ALLOWED = "554 5.7.1 {ip} is not on the IP allow list"  # RFC 5321 §3.1 554 at connect
 BAD_MESSAGE = "554 5.6.0 Message could not be read: {reason}"  # X.6.0 other media error
 INTERNAL = "451 4.3.0 Temporary server error, try again later"
+BAD_HELO = "501 5.5.2 Syntax: EHLO followed by a domain or an address literal"  # RFC 5321 §4.1.1.1
+BAD_ADDRESS = "553 5.1.3 The address contains characters that are not allowed"  # X.1.3 bad address syntax
 
 # aiosmtpd's own replies, given the enhanced status codes RFC 3463 asks for (we advertise
 # ENHANCEDSTATUSCODES, RFC 2034, so every reply must carry one).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Any, AnyStr, Protocol
+from typing import Any, AnyStr, Protocol, cast
 
 from aiosmtpd.smtp import SMTP
 
@@ -73,8 +73,11 @@ class PostroomSMTP(SMTP):
         refusal = self.sessions.refusal(transport.get_extra_info("peername")) if first else ""
         if refusal:
             self._refused = True
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(refusal.format(hostname=self.hostname).encode() + b"\r\n")
+            cast(
+                asyncio.WriteTransport, transport
+            ).write(  # uvloop's transports are not WriteTransport subclasses
+                refusal.format(hostname=self.hostname).encode() + b"\r\n"
+            )
             transport.close()
             return
         self.sessions.open.add(self)
@@ -89,8 +92,9 @@ class PostroomSMTP(SMTP):
     def say_goodbye(self) -> None:
         """Tell the client we are going away (RFC 5321 §3.8) and close."""
         if self.transport is not None and not self.transport.is_closing():
-            assert isinstance(self.transport, asyncio.WriteTransport)
-            self.transport.write(replies.SHUTTING_DOWN.format(hostname=self.hostname).encode() + b"\r\n")
+            cast(asyncio.WriteTransport, self.transport).write(
+                replies.SHUTTING_DOWN.format(hostname=self.hostname).encode() + b"\r\n"
+            )
             self.transport.close()
 
 
