@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Connection, select
 
 from conftest import RunningServer
+from envelope_checks import error as _error
+from envelope_checks import invalid as _invalid
+from envelope_checks import ok as _ok
 from postroom.clock import utcnow
 from postroom.features.api_keys import repo as keys_repo
 from postroom.features.api_keys.service import create_key
@@ -17,22 +19,6 @@ from postroom.storage.tables import ip_allow_list_entries
 
 NON_VALIDATING = "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD"
 API_EXCEPTION = "E_ApiResponseCodes.API_EXCEPTION"
-
-
-def _ok(r: httpx.Response) -> Any:
-    assert r.status_code == 200, r.text
-    return r.json()["data"]
-
-
-def _error(r: httpx.Response, status: int, code: str = API_EXCEPTION) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    data: dict[str, Any] = r.json()["data"]
-    assert data["error_code"] == code and data["error"]
-    return data
-
-
-def _invalid(r: httpx.Response, field: str) -> None:
-    assert _error(r, 400, NON_VALIDATING)["field_validation_errors"]["fieldname"] == field
 
 
 def _view(

@@ -9,6 +9,9 @@ import pytest
 from sqlalchemy import Connection, select
 
 from conftest import RunningServer
+from envelope_checks import error as _error
+from envelope_checks import invalid as _invalid
+from envelope_checks import ok as _ok
 from postroom.clock import utcnow
 from postroom.features.api_keys import repo as keys_repo
 from postroom.features.api_keys.service import create_key
@@ -58,22 +61,6 @@ CUSTOM_RESULT = {
     "feedback_domain": "example.org",
     "audit_email": "audit@example.org",
 }
-
-
-def _ok(r: httpx.Response) -> Any:
-    assert r.status_code == 200, r.text
-    return r.json()["data"]
-
-
-def _error(r: httpx.Response, status: int, code: str = API_EXCEPTION) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    data: dict[str, Any] = r.json()["data"]
-    assert data["error_code"] == code and data["error"]
-    return data
-
-
-def _invalid(r: httpx.Response, field: str) -> None:
-    assert _error(r, 400, NON_VALIDATING)["field_validation_errors"]["fieldname"] == field
 
 
 def _patch(server: RunningServer, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
