@@ -368,8 +368,7 @@ def test_swaks_with_starttls_and_auth(server: RunningServer) -> None:
             "PLAIN",
             "--auth-user",
             "smtp-user-1",
-            "--auth-password",
-            password,
+            f"--auth-password={password}",  # generated passwords never start with "-" (an option to swaks)
             "--from",
             "swaks@example.com",
             "--to",

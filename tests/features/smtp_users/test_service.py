@@ -165,3 +165,10 @@ async def test_a_corrupt_stored_hash_refuses_the_login(db: Any) -> None:
     await users.add(_account(db), SmtpUserRequest("mailer1", email_password=PASSWORD))
     db.write_sync(lambda c: c.execute(update(smtp_users).values(password_hash="not-a-hash")))
     assert await users.authenticate("mailer1", PASSWORD) is None
+
+
+def test_generated_passwords_never_look_like_options() -> None:
+    from postroom.features.smtp_users.passwords import new_password
+
+    passwords = [new_password() for _ in range(2000)]
+    assert all(p[0].isalnum() and len(p) == 22 for p in passwords) and len(set(passwords)) == 2000

@@ -21,8 +21,15 @@ _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_
 
 
 def new_password() -> str:
-    """22 URL-safe characters: 128 random bits (SMTP2GO asks for at least 64)."""
-    return secrets.token_urlsafe(16)
+    """22 URL-safe characters: 128 random bits (SMTP2GO asks for at least 64).
+
+    Never starting with `-` or `_`, so the password can be given to command-line tools (swaks,
+    curl) without being read as an option.
+    """
+    while True:
+        password = secrets.token_urlsafe(16)
+        if password[0].isalnum():
+            return password
 
 
 def _verify(password_hash: str, password: str) -> bool:
