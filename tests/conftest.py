@@ -101,6 +101,31 @@ class RunningServer:
         with self.client() as c:
             return c.post("/v3/" + path.lstrip("/"), json=body, **kwargs)
 
+    def patch(self, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+        """PATCH a JSON body to /v3/<path> with the key in the header."""
+        with self.client() as c:
+            return c.patch(
+                "/v3/" + path.lstrip("/"), json=body, headers={"X-Smtp2go-Api-Key": key or self.key}
+            )
+
+    def account_key(self, endpoints: list[str] | None = None, same: bool = False) -> str:
+        """A key of a new second account (or, with `same`, of the master account) with these grants."""
+        from postroom.clock import utcnow
+        from postroom.features.api_keys import repo as keys_repo
+        from postroom.features.api_keys.service import create_key
+        from postroom.ids import new_account_id
+
+        def make(conn: Any) -> str:
+            account_id = keys_repo.master_account_id(conn)
+            if not same:
+                account_id = new_account_id()
+                keys_repo.insert_account(conn, account_id, "Other account", utcnow())
+            assert account_id is not None
+            return create_key(conn, account_id, endpoints or ["*"])
+
+        key: str = self.app.state.services.db.write_sync(make)
+        return key
+
     def send(self, **fields: Any) -> str:
         """Send a small message through /v3/email/send (fields override the defaults); its email_id."""
         body = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "subject", "text_body": "x"}

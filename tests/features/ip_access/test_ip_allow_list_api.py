@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from conftest import RunningServer
 from envelope_checks import error as _error
 from envelope_checks import invalid as _invalid
 from envelope_checks import ok as _ok
-from postroom.clock import utcnow
-from postroom.features.api_keys import repo as keys_repo
-from postroom.features.api_keys.service import create_key
-from postroom.ids import new_account_id
 from postroom.storage.tables import ip_allow_list_entries
 
 NON_VALIDATING = "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD"
@@ -37,16 +33,6 @@ def _networks(server: RunningServer) -> list[tuple[str, str]]:
     t = ip_allow_list_entries
     rows = db.read_sync(lambda c: c.execute(select(t.c.type, t.c.network).order_by(t.c.id)).all())
     return [(r.type, r.network) for r in rows]
-
-
-def _other_account_key(server: RunningServer) -> str:
-    def make(conn: Connection) -> str:
-        account_id = new_account_id()
-        keys_repo.insert_account(conn, account_id, "Other account", utcnow())
-        return create_key(conn, account_id, ["*"])
-
-    key: str = server.app.state.services.db.write_sync(make)
-    return key
 
 
 def test_enable_and_disable_each_type(server: RunningServer) -> None:
@@ -198,7 +184,7 @@ def test_methods(server: RunningServer) -> None:
 def test_an_account_sees_and_changes_only_its_own_lists(server: RunningServer) -> None:
     _add(server, "10.0.0.0/8", "mine")
     _ok(server.post("ip_allow_list", {"enabled": True}))
-    other = _other_account_key(server)
+    other = server.account_key()
     assert _view(server, key=other) == {"enabled": False, "ip_addresses": []}
     _error(
         server.post("ip_allow_list/edit", {"ip_address": "10.0.0.0/8", "description": "x"}, key=other), 404

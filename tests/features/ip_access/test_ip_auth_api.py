@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from conftest import RunningServer
 from envelope_checks import error as _error
 from envelope_checks import invalid as _invalid
 from envelope_checks import ok as _ok
-from postroom.clock import utcnow
-from postroom.features.api_keys import repo as keys_repo
-from postroom.features.api_keys.service import create_key
-from postroom.ids import new_account_id
 from postroom.storage.tables import ip_auth
 
 NON_VALIDATING = "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD"
@@ -63,11 +58,6 @@ CUSTOM_RESULT = {
 }
 
 
-def _patch(server: RunningServer, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
-    with server.client() as c:
-        return c.patch("/v3/" + path, json=body, headers={"X-Smtp2go-Api-Key": key or server.key})
-
-
 def _view(server: RunningServer, key: str = "default", **fields: Any) -> list[dict[str, Any]]:
     data = _ok(server.post("ip_auth/view", fields, key=key))
     assert data["default_ratelimit_value"] is None and data["default_ratelimit_period"] == "unlimited"
@@ -81,24 +71,9 @@ def _rows(server: RunningServer) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def other_account_key(server: RunningServer, endpoints: list[str] | None = None, same: bool = False) -> str:
-    """A key of a second account (or, with `same`, of the master account) with the given grants."""
-
-    def make(conn: Connection) -> str:
-        account_id = keys_repo.master_account_id(conn)
-        if not same:
-            account_id = new_account_id()
-            keys_repo.insert_account(conn, account_id, "Other account", utcnow())
-        assert account_id is not None
-        return create_key(conn, account_id, endpoints or ["*"])
-
-    key: str = server.app.state.services.db.write_sync(make)
-    return key
-
-
 def test_patch_creates_an_entry_and_answers_a_list(server: RunningServer) -> None:
     assert _view(server) == []
-    data = _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10"}))
+    data = _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10"}))
     assert data == [{"ip_address": "192.0.2.10", **DEFAULTS}]
     assert _view(server) == data
     [row] = _rows(server)
@@ -106,26 +81,26 @@ def test_patch_creates_an_entry_and_answers_a_list(server: RunningServer) -> Non
 
 
 def test_patch_creates_with_every_setting_given(server: RunningServer) -> None:
-    data = _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
+    data = _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
     assert data == [{"ip_address": "192.0.2.10", **CUSTOM_RESULT}]
     [row] = _rows(server)
     assert row["settings"]["ip_pool"] == 2 and row["settings"]["custom_ratelimit_seconds"] == 3600
 
 
 def test_patch_changes_only_what_it_is_given(server: RunningServer) -> None:
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
-    data = _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "status": "blocked"}))
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
+    data = _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "status": "blocked"}))
     assert data == [
         {"ip_address": "192.0.2.10", **CUSTOM_RESULT, "status": "blocked", "sending_allowed": False}
     ]
     assert _rows(server)[0]["settings"]["ip_pool"] == 2
-    data = _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit_value": 7}))
+    data = _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit_value": 7}))
     assert (data[0]["custom_ratelimit_value"], data[0]["custom_ratelimit_period"]) == (7, "1 hour")
     assert data[0]["status"] == "blocked" and len(_rows(server)) == 1
 
 
 def test_post_edit_resets_what_it_is_not_given_and_creates_too(server: RunningServer) -> None:
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
     data = _ok(server.post("ip_auth/edit", {"ip_address": "192.0.2.10", "description": "only this"}))
     assert data["default_ratelimit_period"] == "unlimited"
     assert data["results"] == [{"ip_address": "192.0.2.10", **DEFAULTS, "description": "only this"}]
@@ -136,9 +111,9 @@ def test_post_edit_resets_what_it_is_not_given_and_creates_too(server: RunningSe
 
 
 def test_the_patch_alias_behaves_like_the_canonical_path(server: RunningServer) -> None:
-    data = _ok(_patch(server, "ip_auth/patch", {"ip_address": "192.0.2.10", "description": "a"}))
+    data = _ok(server.patch("ip_auth/patch", {"ip_address": "192.0.2.10", "description": "a"}))
     assert data == [{"ip_address": "192.0.2.10", **DEFAULTS, "description": "a"}]
-    data = _ok(_patch(server, "ip_auth/patch", {"ip_address": "192.0.2.10", "status": "sandbox"}))
+    data = _ok(server.patch("ip_auth/patch", {"ip_address": "192.0.2.10", "status": "sandbox"}))
     assert (data[0]["description"], data[0]["status"]) == ("a", "sandbox")
     data = _ok(server.post("ip_auth/patch", {"ip_address": "192.0.2.10", "archive_enabled": True}))
     assert data["results"] == [{"ip_address": "192.0.2.10", **DEFAULTS, "archive_enabled": True}]
@@ -146,7 +121,7 @@ def test_the_patch_alias_behaves_like_the_canonical_path(server: RunningServer) 
 
 def test_view_filters_and_remove(server: RunningServer) -> None:
     for ip in ("192.0.2.10", "2001:db8::1"):
-        _ok(_patch(server, "ip_auth/edit", {"ip_address": ip}))
+        _ok(server.patch("ip_auth/edit", {"ip_address": ip}))
     assert [e["ip_address"] for e in _view(server, ip_address="2001:DB8:0::1")] == ["2001:db8::1"]
     assert _view(server, ip_address="192.0.2.99") == []
     data = _ok(server.post("ip_auth/remove", {"ip_address": "192.0.2.10"}))
@@ -166,8 +141,8 @@ def test_view_filters_and_remove(server: RunningServer) -> None:
     ],
 )
 def test_addresses_are_normalised(server: RunningServer, given: str, stored: str, other_form: str) -> None:
-    assert _ok(_patch(server, "ip_auth/edit", {"ip_address": given}))[0]["ip_address"] == stored
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": other_form, "description": "same entry"}))
+    assert _ok(server.patch("ip_auth/edit", {"ip_address": given}))[0]["ip_address"] == stored
+    _ok(server.patch("ip_auth/edit", {"ip_address": other_form, "description": "same entry"}))
     assert [(e["ip_address"], e["description"]) for e in _view(server)] == [(stored, "same entry")]
     _ok(server.post("ip_auth/remove", {"ip_address": other_form}))
     assert _rows(server) == []
@@ -198,7 +173,7 @@ def test_field_validation_errors_name_the_field(
     server: RunningServer, fields: dict[str, Any], field: str
 ) -> None:
     body = {"ip_address": "192.0.2.10", **fields}
-    _invalid(_patch(server, "ip_auth/edit", body), field)
+    _invalid(server.patch("ip_auth/edit", body), field)
     _invalid(server.post("ip_auth/edit", body), field)
     assert _rows(server) == []
 
@@ -210,38 +185,38 @@ def test_view_and_remove_validate_the_address(server: RunningServer) -> None:
 
 
 def test_a_patch_is_validated_against_the_stored_settings(server: RunningServer) -> None:
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit_value": 10}))
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit_value": 10}))
     _invalid(
-        _patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit": True}),
+        server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "custom_ratelimit": True}),
         "custom_ratelimit_period",
     )
     body = {"ip_address": "192.0.2.10", "custom_ratelimit": "on", "custom_ratelimit_period": "0:30:00"}
-    assert _ok(_patch(server, "ip_auth/edit", body))[0]["custom_ratelimit"] is True
+    assert _ok(server.patch("ip_auth/edit", body))[0]["custom_ratelimit"] is True
 
 
 def test_methods(server: RunningServer) -> None:
-    _error(_patch(server, "ip_auth/view", {}), 405)
-    _error(_patch(server, "ip_auth/remove", {"ip_address": "192.0.2.10"}), 405)
+    _error(server.patch("ip_auth/view", {}), 405)
+    _error(server.patch("ip_auth/remove", {"ip_address": "192.0.2.10"}), 405)
     with server.client() as c:
         _error(c.get("/v3/ip_auth/view"), 405)
 
 
 def test_an_alias_is_allowed_exactly_when_its_canonical_path_is(server: RunningServer) -> None:
-    key = other_account_key(server, ["/ip_auth/edit"], same=True)
-    _ok(_patch(server, "ip_auth/patch", {"ip_address": "192.0.2.10"}, key=key))
+    key = server.account_key(["/ip_auth/edit"], same=True)
+    _ok(server.patch("ip_auth/patch", {"ip_address": "192.0.2.10"}, key=key))
     _error(server.post("ip_auth/view", {}, key=key), 403, "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED")
 
 
 def test_an_account_sees_and_changes_only_its_own_entries(server: RunningServer) -> None:
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "description": "mine"}))
-    other = other_account_key(server)
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "description": "mine"}))
+    other = server.account_key()
     assert _view(server, key=other) == []
     assert _view(server, key=other, ip_address="192.0.2.10") == []
-    taken = _patch(server, "ip_auth/edit", {"ip_address": "192.0.2.10", "status": "blocked"}, key=other)
+    taken = server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "status": "blocked"}, key=other)
     assert "another account" in _error(taken, 402)["error"]
     _error(server.post("ip_auth/edit", {"ip_address": "::ffff:192.0.2.10"}, key=other), 402)
     _error(server.post("ip_auth/remove", {"ip_address": "192.0.2.10"}, key=other), 404)
     assert _view(server) == [{"ip_address": "192.0.2.10", **DEFAULTS, "description": "mine"}]
-    _ok(_patch(server, "ip_auth/edit", {"ip_address": "192.0.2.20"}, key=other))
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.20"}, key=other))
     assert [e["ip_address"] for e in _view(server)] == ["192.0.2.10"]
     assert [e["ip_address"] for e in _view(server, key=other)] == ["192.0.2.20"]

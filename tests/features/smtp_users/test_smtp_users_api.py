@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from conftest import RunningServer
 from envelope_checks import error as _error
 from envelope_checks import invalid as _invalid
 from envelope_checks import ok as _ok
-from postroom.clock import utcnow
-from postroom.features.api_keys import repo as keys_repo
-from postroom.features.api_keys.service import create_key
-from postroom.ids import new_account_id
 from postroom.storage.tables import smtp_users
 
 NON_VALIDATING = "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD"
@@ -66,11 +61,6 @@ CUSTOM_RESULT = {
 }
 
 
-def _patch(server: RunningServer, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
-    with server.client() as c:
-        return c.patch("/v3/" + path, json=body, headers={"X-Smtp2go-Api-Key": key or server.key})
-
-
 def _add(server: RunningServer, username: str = "mailer1", **fields: Any) -> dict[str, Any]:
     data = _ok(server.post("users/smtp/add", {"username": username, **fields}))
     user: dict[str, Any] = data["results"][0]
@@ -87,21 +77,6 @@ def _rows(server: RunningServer) -> list[dict[str, Any]]:
     db = server.app.state.services.db
     rows = db.read_sync(lambda c: c.execute(select(smtp_users).order_by(smtp_users.c.username)).all())
     return [dict(r._mapping) for r in rows]
-
-
-def _other_account_key(server: RunningServer, endpoints: list[str] | None = None, same: bool = False) -> str:
-    """A key of a second account (or, with `same`, of the master account) with the given grants."""
-
-    def make(conn: Connection) -> str:
-        account_id = keys_repo.master_account_id(conn)
-        if not same:
-            account_id = new_account_id()
-            keys_repo.insert_account(conn, account_id, "Other account", utcnow())
-        assert account_id is not None
-        return create_key(conn, account_id, endpoints or ["*"])
-
-    key: str = server.app.state.services.db.write_sync(make)
-    return key
 
 
 def test_add_shows_a_generated_password_once_and_view_masks_it(server: RunningServer) -> None:
@@ -143,7 +118,7 @@ def test_a_taken_username_is_402(server: RunningServer) -> None:
     _add(server)
     data = _error(server.post("users/smtp/add", {"username": "mailer1"}), 402)
     assert "already exists" in data["error"]
-    _error(server.post("users/smtp/add", {"username": "mailer1"}, key=_other_account_key(server)), 402)
+    _error(server.post("users/smtp/add", {"username": "mailer1"}, key=server.account_key()), 402)
 
 
 def test_post_edit_resets_what_it_is_not_given(server: RunningServer) -> None:
@@ -163,15 +138,13 @@ def test_patch_edit_changes_only_what_it_is_given(server: RunningServer) -> None
     _add(server, email_password=PASSWORD, **CUSTOM)
     hash_before = _rows(server)[0]["password_hash"]
     data = _ok(
-        _patch(server, "users/smtp/edit", {"username": "mailer1", "status": "blocked", "feedback_text": ""})
+        server.patch("users/smtp/edit", {"username": "mailer1", "status": "blocked", "feedback_text": ""})
     )
     expected = {**CUSTOM_RESULT, "username": "mailer1", "email_password": "********"}
     assert data == [{**expected, "status": "blocked", "sending_allowed": False}]  # PATCH answers a list
     [row] = _rows(server)
     assert row["password_hash"] == hash_before and row["settings"]["ip_pool"] == 3
-    data = _ok(
-        _patch(server, "users/smtp/edit", {"username": "mailer1", "custom_ratelimit_period": "1 hour"})
-    )
+    data = _ok(server.patch("users/smtp/edit", {"username": "mailer1", "custom_ratelimit_period": "1 hour"}))
     assert data[0]["custom_ratelimit_period"] == "1 hour" and data[0]["custom_ratelimit_value"] == 500
     assert data[0]["status"] == "blocked"
 
@@ -180,9 +153,7 @@ def test_an_edit_changes_the_password_only_when_given(server: RunningServer) -> 
     _add(server, email_password=PASSWORD)
     _ok(server.post("users/smtp/edit", {"username": "mailer1", "email_password": "brand-new-password"}))
     assert PasswordHasher().verify(_rows(server)[0]["password_hash"], "brand-new-password")
-    data = _ok(
-        _patch(server, "users/smtp/edit", {"username": "mailer1", "email_password": "patched-password"})
-    )
+    data = _ok(server.patch("users/smtp/edit", {"username": "mailer1", "email_password": "patched-password"}))
     assert data[0]["email_password"] == "********"
     assert PasswordHasher().verify(_rows(server)[0]["password_hash"], "patched-password")
 
@@ -190,16 +161,16 @@ def test_an_edit_changes_the_password_only_when_given(server: RunningServer) -> 
 def test_a_patch_is_validated_against_the_stored_settings(server: RunningServer) -> None:
     _add(server)
     _invalid(
-        _patch(server, "users/smtp/edit", {"username": "mailer1", "custom_ratelimit": True}),
+        server.patch("users/smtp/edit", {"username": "mailer1", "custom_ratelimit": True}),
         "custom_ratelimit_value",
     )
-    _ok(_patch(server, "users/smtp/edit", {"username": "mailer1", "custom_ratelimit_value": 10}))
+    _ok(server.patch("users/smtp/edit", {"username": "mailer1", "custom_ratelimit_value": 10}))
     _invalid(
-        _patch(server, "users/smtp/edit", {"username": "mailer1", "custom_ratelimit": True}),
+        server.patch("users/smtp/edit", {"username": "mailer1", "custom_ratelimit": True}),
         "custom_ratelimit_period",
     )
     body = {"username": "mailer1", "custom_ratelimit": "true", "custom_ratelimit_period": "0:30:00"}
-    assert _ok(_patch(server, "users/smtp/edit", body))[0]["custom_ratelimit"] is True
+    assert _ok(server.patch("users/smtp/edit", body))[0]["custom_ratelimit"] is True
 
 
 def test_remove_then_view(server: RunningServer) -> None:
@@ -217,7 +188,7 @@ def test_remove_then_view(server: RunningServer) -> None:
 def test_unknown_usernames_are_404(server: RunningServer) -> None:
     for r in (
         server.post("users/smtp/edit", {"username": "nobody"}),
-        _patch(server, "users/smtp/edit", {"username": "nobody", "status": "blocked"}),
+        server.patch("users/smtp/edit", {"username": "nobody", "status": "blocked"}),
         server.post("users/smtp/remove", {"username": "nobody"}),
     ):
         assert "nobody" in _error(r, 404)["error"]
@@ -228,11 +199,10 @@ def test_every_alias_behaves_like_its_canonical_path(server: RunningServer) -> N
     data = _ok(server.post("smtp/edit", {"username": "mailer1", "description": "a"}))
     assert data["results"][0]["description"] == "a"
     assert (
-        _ok(_patch(server, "smtp/edit", {"username": "mailer1", "status": "blocked"}))[0]["description"]
-        == "a"
+        _ok(server.patch("smtp/edit", {"username": "mailer1", "status": "blocked"}))[0]["description"] == "a"
     )
     assert (
-        _ok(_patch(server, "smtp/patch", {"username": "mailer1", "archive_enabled": True}))[0]["status"]
+        _ok(server.patch("smtp/patch", {"username": "mailer1", "archive_enabled": True}))[0]["status"]
         == "blocked"
     )
     [user] = _ok(server.post("smtp/view", {}))["results"]
@@ -242,16 +212,16 @@ def test_every_alias_behaves_like_its_canonical_path(server: RunningServer) -> N
 
 
 def test_methods(server: RunningServer) -> None:
-    _error(_patch(server, "users/smtp/add", {"username": "mailer1"}), 405)
+    _error(server.patch("users/smtp/add", {"username": "mailer1"}), 405)
     with server.client() as c:
         _error(c.get("/v3/users/smtp/view"), 405)
 
 
 def test_an_alias_is_allowed_exactly_when_its_canonical_path_is(server: RunningServer) -> None:
-    key = _other_account_key(server, ["/users/smtp/view", "/users/smtp/edit"], same=True)
+    key = server.account_key(["/users/smtp/view", "/users/smtp/edit"], same=True)
     _add(server)
     assert len(_ok(server.post("smtp/view", {}, key=key))["results"]) == 1
-    _ok(_patch(server, "smtp/patch", {"username": "mailer1", "description": "x"}, key=key))
+    _ok(server.patch("smtp/patch", {"username": "mailer1", "description": "x"}, key=key))
     for path in ("smtp/add", "users/smtp/add", "smtp/remove"):
         _error(
             server.post(path, {"username": "mailer2"}, key=key),
@@ -299,19 +269,19 @@ def test_field_validation_errors_name_the_field(
 def test_edit_validation_errors_name_the_field(server: RunningServer) -> None:
     _add(server)
     _invalid(server.post("users/smtp/edit", {"username": "mailer1", "status": "on"}), "status")
-    _invalid(_patch(server, "users/smtp/edit", {"username": "mailer1", "audit_email": "nope"}), "audit_email")
-    _invalid(_patch(server, "users/smtp/edit", {"status": "blocked"}), "username")
+    _invalid(server.patch("users/smtp/edit", {"username": "mailer1", "audit_email": "nope"}), "audit_email")
+    _invalid(server.patch("users/smtp/edit", {"status": "blocked"}), "username")
     _invalid(server.post("users/smtp/remove", {}), "username")
     assert _view(server)[0]["status"] == "allowed"
 
 
 def test_an_account_sees_and_changes_only_its_own_users(server: RunningServer) -> None:
     _add(server, email_password=PASSWORD)
-    other = _other_account_key(server)
+    other = server.account_key()
     assert _view(server, key=other) == []
     assert _view(server, key=other, username="mailer1") == []
     _error(server.post("users/smtp/edit", {"username": "mailer1", "status": "blocked"}, key=other), 404)
-    _error(_patch(server, "users/smtp/edit", {"username": "mailer1", "status": "blocked"}, key=other), 404)
+    _error(server.patch("users/smtp/edit", {"username": "mailer1", "status": "blocked"}, key=other), 404)
     _error(server.post("users/smtp/remove", {"username": "mailer1"}, key=other), 404)
     assert _view(server)[0]["status"] == "allowed"
     _ok(server.post("users/smtp/add", {"username": "mailer2"}, key=other))
