@@ -12,7 +12,10 @@ from typing import Any
 
 from postroom.errors import ConfigError
 
-DELIVERY_MODES = ("capture",)
+DELIVERY_MODES = ("capture", "relay", "mx")
+TLS_POLICIES = ("none", "may", "encrypt", "verify")
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 API_KEY_PATTERN = re.compile(r"^api-[0-9A-Fa-f]{32}$")
@@ -32,7 +35,44 @@ class Settings:
         metadata={"description": "SQLAlchemy URL; empty means sqlite in the data dir; postgresql://… works"},
     )
     delivery_mode: str = field(
-        default="capture", metadata={"description": "capture: store every message, deliver nothing"}
+        default="capture",
+        metadata={"description": "capture (store, deliver nothing), relay (one smarthost) or mx (direct)"},
+    )
+    relay_url: str = field(
+        default="",
+        metadata={"description": "smarthost for relay mode: smtp://user:pass@host:port?tls=starttls|implicit|none"},
+    )
+    retry_schedule: str = field(
+        default="1m,5m,10m,30m,1h,2h,4h",
+        metadata={"description": "waits between delivery attempts (s/m/h/d); the last one repeats"},
+    )
+    max_queue_lifetime: str = field(
+        default="5d", metadata={"description": "after this long a deferred delivery becomes a hard bounce"}
+    )
+    dns_nameservers: str = field(
+        default="", metadata={"description": "host:port,… for MX lookups; empty: the system's resolvers"}
+    )
+    mx_port: int = field(default=25, metadata={"description": "port MX hosts are contacted on"})
+    tls_policy: str = field(
+        default="may",
+        metadata={"description": "outbound TLS: may, encrypt, verify or none; per domain: may,example.com=verify"},
+    )
+    tls_ca_file: str = field(
+        default="", metadata={"description": "PEM CA bundle for verify; empty: the system's CAs"}
+    )
+    mx_concurrency: int = field(default=10, metadata={"description": "connections at once per destination domain"})
+    mx_rate: int = field(
+        default=0, metadata={"description": "messages per minute per destination domain; 0 is unlimited"}
+    )
+    max_recipients_per_transaction: int = field(
+        default=50, metadata={"description": "RCPT TO per outbound SMTP transaction"}
+    )
+    delivery_timeout: int = field(
+        default=60, metadata={"description": "seconds an outbound SMTP peer may stay silent"}
+    )
+    return_path_domain: str = field(
+        default="",
+        metadata={"description": "domain of the VERP return path bounces+<token>@…; empty: the hostname"},
     )
     api_key: str = field(
         default="", metadata={"description": "fixed bootstrap API key (api-<32 hex>); never echoed"}
@@ -93,8 +133,62 @@ class Settings:
         return value in _TRUE
 
     @property
+    def retry_delays(self) -> tuple[int, ...]:
+        """The retry schedule in seconds (validated at start, so this cannot fail later)."""
+        return tuple(parse_duration(part) for part in self.retry_schedule.split(","))
+
+    @property
+    def queue_lifetime_seconds(self) -> int:
+        return parse_duration(self.max_queue_lifetime)
+
+    @property
+    def default_tls_policy(self) -> str:
+        return next((p for p in self._tls_policy_parts() if "=" not in p), "may")
+
+    def tls_policy_for(self, domain: str) -> str:
+        """The outbound TLS policy for a recipient domain: its own entry, else the default."""
+        for part in self._tls_policy_parts():
+            name, sep, policy = part.partition("=")
+            if sep and name.strip().lower() == domain.lower():
+                return policy.strip()
+        return self.default_tls_policy
+
+    def _tls_policy_parts(self) -> list[str]:
+        return [p.strip() for p in self.tls_policy.split(",") if p.strip()]
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """(address, port) pairs from dns_nameservers; empty means the system's resolvers."""
+        result = []
+        for part in filter(None, (p.strip() for p in self.dns_nameservers.split(","))):
+            host, port = part, 53
+            if part.startswith("["):
+                host, _, rest = part[1:].partition("]")
+                port = int(rest[1:]) if rest.startswith(":") else 53
+            elif part.count(":") == 1:
+                host, _, text = part.partition(":")
+                port = int(text)
+            result.append((host, port))
+        return result
+
+    @property
+    def effective_return_path_domain(self) -> str:
+        return self.return_path_domain or self.hostname
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.http_host}:{self.http_port}/v3/"
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '5m', '2h', '5d' (or bare seconds) → seconds; ValueError on anything else."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 2h or 5d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -143,8 +237,43 @@ def _validate(s: Settings) -> None:
     for name in ("smtp_max_size", "smtp_max_connections", "smtp_max_recipients", "smtp_timeout"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting '{name}': must be at least 1")
+    _validate_delivery(s)
     if s.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise ConfigError("setting 'log_level': expected debug, info, warning or error")
+
+
+def _validate_delivery(s: Settings) -> None:
+    if s.delivery_mode == "relay" and not s.relay_url:
+        raise ConfigError("setting 'relay_url' is required when delivery_mode is relay")
+    if s.relay_url:
+        from postroom.delivery.relay_url import parse_relay_url  # avoids importing delivery at settings load
+
+        try:
+            parse_relay_url(s.relay_url)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'relay_url': {exc}") from None
+    for name in ("retry_schedule", "max_queue_lifetime"):
+        try:
+            delays = [parse_duration(p) for p in getattr(s, name).split(",")]
+        except ValueError as exc:
+            raise ConfigError(f"setting '{name}': {exc}") from None
+        if name == "max_queue_lifetime" and len(delays) != 1:
+            raise ConfigError("setting 'max_queue_lifetime': expected one duration")
+    for part in s._tls_policy_parts():
+        policy = part.partition("=")[2] if "=" in part else part
+        if policy.strip() not in TLS_POLICIES:
+            raise ConfigError(f"setting 'tls_policy': {policy.strip()!r} is not one of {', '.join(TLS_POLICIES)}")
+    try:
+        s.nameservers
+    except ValueError:
+        raise ConfigError("setting 'dns_nameservers': expected host:port,…") from None
+    for name in ("mx_concurrency", "max_recipients_per_transaction", "delivery_timeout"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting '{name}': must be at least 1")
+    if not 0 < s.mx_port < 65536:
+        raise ConfigError(f"setting 'mx_port': {s.mx_port} is not a TCP port")
+    if s.mx_rate < 0:
+        raise ConfigError("setting 'mx_rate': must be 0 (unlimited) or more")
 
 
 def load_settings(

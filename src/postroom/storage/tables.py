@@ -71,7 +71,11 @@ messages = Table(
     Column("size", Integer, nullable=False),
     Column("attachments", JSON, nullable=False),  # [{filename, mimetype, size}]
     Column("raw", LargeBinary, nullable=False),
+    # scheduled sending: the id answered to the client, and when the message may leave (null: at once)
+    Column("schedule_id", String(32), nullable=True),
+    Column("scheduled_at", DateTime, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
+    Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )
 
 deliveries = Table(
@@ -91,6 +95,19 @@ deliveries = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_email", "email_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigId, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("email_id", String(32), ForeignKey("messages.email_id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered, deferred, bounced
+    Column("host", String(255), nullable=False, default=""),
+    Column("response", Text, nullable=False, default=""),
+    Index("ix_delivery_attempts_email", "email_id"),
 )
 
 events = Table(
@@ -160,4 +177,41 @@ ip_allow_list_entries = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("account_id", "type", "network", name="uq_ip_allow_list_entries_network"),
+)
+
+sender_domains = Table(
+    "sender_domains",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("domain", String(253), nullable=False, unique=True),  # lower-case, IDNA (A-label) form
+    Column("dkim_selector", String(63), nullable=False),
+    Column("dkim_private_key", Text, nullable=False),  # PEM, RSA 2048
+    Column("return_path_domain", String(253), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("email_address", String(998), nullable=False),  # lower-case address, or a bare domain
+    Column("type", String(16), nullable=False),  # manual, spam, unsubscribe, bounce, compliance
+    Column("reason", Text, nullable=False, default=""),
+    Column("email_id", String(32), nullable=True),  # the message whose feedback caused it
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("account_id", "email_address", "type", name="uq_suppressions_address_type"),
+)
+
+feedback_messages = Table(
+    "feedback_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime, nullable=False),
+    Column("kind", String(16), nullable=False),  # dsn, arf, unknown
+    Column("rcpt_to", String(998), nullable=False),  # the return-path address it came to
+    Column("delivery_id", BigId, nullable=True),  # the delivery it was matched to, if any
+    Column("summary", Text, nullable=False, default=""),  # what was understood, or why not
+    Column("raw", LargeBinary, nullable=False),
 )

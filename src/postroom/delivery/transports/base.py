@@ -10,7 +10,12 @@ OutcomeKind = Literal["delivered", "deferred", "bounced"]
 
 @dataclass(frozen=True)
 class Job:
-    """One delivery (one recipient of one message), as claimed from the queue."""
+    """One delivery (one recipient of one message), as claimed from the queue.
+
+    `mail_from` and `data` are what goes on the wire: the VERP return path and the message bytes
+    (DKIM-signed when the sender domain has a key). They are filled in only for transports that
+    need content (`Transport.needs_content`); capture leaves them empty.
+    """
 
     delivery_id: int
     email_id: str
@@ -18,11 +23,18 @@ class Job:
     recipient: str
     sender: str
     attempts: int
+    mail_from: str = ""
+    data: bytes = b""
+
+    @property
+    def domain(self) -> str:
+        """The recipient's domain, lower-case: the unit of MX lookup, TLS policy and concurrency."""
+        return self.recipient.rpartition("@")[2].lower()
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one job: the kind, the SMTP-like response and the host that answered."""
+    """What happened to one job: the kind, the SMTP response as text and the host that answered."""
 
     kind: OutcomeKind
     response: str
@@ -31,7 +43,13 @@ class Outcome:
 
 class Transport(Protocol):
     name: str
+    needs_content: bool
 
     async def deliver(self, jobs: list[Job]) -> list[Outcome]:
-        """Hand the jobs to the next hop; one outcome per job, in order."""
+        """Hand the jobs to the next hop; one outcome per job, in order. Never raises for a peer's
+        failure: connection errors and timeouts are `deferred` outcomes."""
+        ...
+
+    async def close(self) -> None:
+        """Close pooled connections (graceful shutdown)."""
         ...

@@ -11,6 +11,10 @@ class CaptureTransport:
     """Delivers nowhere: every job is `delivered` with the response `250 captured`."""
 
     name = "capture"
+    needs_content = False
 
     async def deliver(self, jobs: list[Job]) -> list[Outcome]:
         return [CAPTURED for _ in jobs]
+
+    async def close(self) -> None:
+        return None
