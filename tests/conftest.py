@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,22 @@ def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     srv.should_exit = True
     thread.join(timeout=15)
     running.app.state.services.db.engine.dispose()
+
+
+@pytest.fixture
+def make_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start servers with settings overrides (e.g. a short retry schedule); all stopped at the end."""
+    started: list[tuple[uvicorn.Server, threading.Thread, RunningServer]] = []
+
+    def make(**overrides: Any) -> RunningServer:
+        started.append(start_server(database_url, tmp_path / f"data{len(started)}", **overrides))
+        return started[-1][2]
+
+    yield make
+    for srv, thread, running in started:
+        srv.should_exit = True
+        thread.join(timeout=15)
+        running.app.state.services.db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postroom.api.registry import Registry
+from postroom.delivery.retry import RetryPolicy
+from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.worker import DeliveryWorker
 from postroom.features.activity import routes as activity_routes
@@ -41,7 +43,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     activity_routes.register(registry)
     smtp_user_routes.register(registry)
     ip_access_routes.register(registry)
-    worker = DeliveryWorker(db, CaptureTransport())
+    worker = build_worker(settings, db)
     return Services(
         settings=settings,
         db=db,
@@ -53,4 +55,22 @@ def build_services(settings: Settings, db: Database) -> Services:
         smtp_users=SmtpUserService(db),
         ip_access=IpAccessService(db),
         worker=worker,
+    )
+
+
+def build_transport(settings: Settings) -> Transport:
+    """The transport of the configured delivery mode (simulator recipients are answered in any mode)."""
+    if settings.delivery_mode == "capture":
+        return CaptureTransport()
+    from postroom.delivery.transports.factory import build_transport as build_network_transport
+
+    return build_network_transport(settings)
+
+
+def build_worker(settings: Settings, db: Database) -> DeliveryWorker:
+    return DeliveryWorker(
+        db,
+        build_transport(settings),
+        policy=RetryPolicy.from_settings(settings),
+        return_path_domain=settings.effective_return_path_domain,
     )

@@ -40,7 +40,9 @@ class Settings:
     )
     relay_url: str = field(
         default="",
-        metadata={"description": "smarthost for relay mode: smtp://user:pass@host:port?tls=starttls|implicit|none"},
+        metadata={
+            "description": "smarthost for relay mode: smtp://user:pass@host:port?tls=starttls|implicit|none"
+        },
     )
     retry_schedule: str = field(
         default="1m,5m,10m,30m,1h,2h,4h",
@@ -55,12 +57,16 @@ class Settings:
     mx_port: int = field(default=25, metadata={"description": "port MX hosts are contacted on"})
     tls_policy: str = field(
         default="may",
-        metadata={"description": "outbound TLS: may, encrypt, verify or none; per domain: may,example.com=verify"},
+        metadata={
+            "description": "outbound TLS: may, encrypt, verify or none; per domain: may,example.com=verify"
+        },
     )
     tls_ca_file: str = field(
         default="", metadata={"description": "PEM CA bundle for verify; empty: the system's CAs"}
     )
-    mx_concurrency: int = field(default=10, metadata={"description": "connections at once per destination domain"})
+    mx_concurrency: int = field(
+        default=10, metadata={"description": "connections at once per destination domain"}
+    )
     mx_rate: int = field(
         default=0, metadata={"description": "messages per minute per destination domain; 0 is unlimited"}
     )
@@ -262,9 +268,11 @@ def _validate_delivery(s: Settings) -> None:
     for part in s._tls_policy_parts():
         policy = part.partition("=")[2] if "=" in part else part
         if policy.strip() not in TLS_POLICIES:
-            raise ConfigError(f"setting 'tls_policy': {policy.strip()!r} is not one of {', '.join(TLS_POLICIES)}")
+            raise ConfigError(
+                f"setting 'tls_policy': {policy.strip()!r} is not one of {', '.join(TLS_POLICIES)}"
+            )
     try:
-        s.nameservers
+        _ = s.nameservers
     except ValueError:
         raise ConfigError("setting 'dns_nameservers': expected host:port,…") from None
     for name in ("mx_concurrency", "max_recipients_per_transaction", "delivery_timeout"):

@@ -97,19 +97,6 @@ deliveries = Table(
     Index("ix_deliveries_email", "email_id"),
 )
 
-delivery_attempts = Table(
-    "delivery_attempts",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("delivery_id", BigId, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
-    Column("email_id", String(32), ForeignKey("messages.email_id", ondelete="CASCADE"), nullable=False),
-    Column("attempted_at", DateTime, nullable=False),
-    Column("outcome", String(16), nullable=False),  # delivered, deferred, bounced
-    Column("host", String(255), nullable=False, default=""),
-    Column("response", Text, nullable=False, default=""),
-    Index("ix_delivery_attempts_email", "email_id"),
-)
-
 events = Table(
     "events",
     metadata,

@@ -39,6 +39,7 @@ class Outcome:
     kind: OutcomeKind
     response: str
     host: str
+    followups: tuple[str, ...] = ()  # events that follow a delivery: "spam", "open", "click" (simulator)
 
 
 class Transport(Protocol):

@@ -1,4 +1,4 @@
-"""delivery engine
+"""delivery engine: sender domains, suppressions, feedback, scheduled messages
 
 Revision ID: 0004
 Revises: 0003
@@ -66,29 +66,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id", "email_address", "type", name="uq_suppressions_address_type"),
     )
-    op.create_table(
-        "delivery_attempts",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("email_id", sa.String(length=32), nullable=False),
-        sa.Column("attempted_at", sa.DateTime(), nullable=False),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("host", sa.String(length=255), nullable=False),
-        sa.Column("response", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["delivery_id"], ["deliveries.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["email_id"], ["messages.email_id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
-        batch_op.create_index("ix_delivery_attempts_email", ["email_id"], unique=False)
-
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("schedule_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("scheduled_at", sa.DateTime(), nullable=True))
         batch_op.create_index("ux_messages_schedule_id", ["schedule_id"], unique=True)
-
 
 
 def downgrade() -> None:
@@ -97,10 +78,6 @@ def downgrade() -> None:
         batch_op.drop_column("scheduled_at")
         batch_op.drop_column("schedule_id")
 
-    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
-        batch_op.drop_index("ix_delivery_attempts_email")
-
-    op.drop_table("delivery_attempts")
     op.drop_table("suppressions")
     op.drop_table("sender_domains")
     op.drop_table("feedback_messages")

@@ -1,0 +1,1 @@
+"""Suppressions: recipients that mail is no longer sent to (bounces, spam complaints, manual entries)."""
