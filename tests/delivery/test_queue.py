@@ -24,12 +24,12 @@ LEASE = timedelta(minutes=5)
 OK = Outcome("delivered", "250 ok", "peer")
 
 
-def _accept(db: Any, n: int) -> list[str]:
+def _accept(db: Any, n: int, prefix: str = "r") -> list[str]:
     account = db.write_sync(ensure_master_account)
     principal = Principal("api-0123456789AB", account, "Master account", ("*",))
     service = EmailService(db, 50 * 1024 * 1024)
     req = SendRequest(
-        sender="s@example.com", to=[f"r{i}@example.com" for i in range(n)], subject="s", text_body="t"
+        sender="s@example.com", to=[f"{prefix}{i}@example.com" for i in range(n)], subject="s", text_body="t"
     )
 
     async def go() -> str:
@@ -135,11 +135,12 @@ def test_hard_bounces_and_complaints_suppress_the_recipient_but_simulator_addres
     assert sorted(_suppressed(db)) == [("r0@example.com", "bounce"), ("r1@example.com", "spam")]
     assert len(_events(db, "spam")) == 1
     # the same outcome again (a second message) adds nothing twice
-    _accept(db, 2)
+    _accept(db, 2, prefix="q")
     later = utcnow()
     again = db.write_sync(lambda c: queue.claim(c, "A", 10, later, LEASE))
+    first = replace(again[0], recipient="r0@example.com")
     sim = replace(again[1], recipient="hardbounce@simulator.postroom.test")
-    db.write_sync(lambda c: queue.record(c, "A", [(again[0], results[0][1]), (sim, results[0][1])], later))
+    db.write_sync(lambda c: queue.record(c, "A", [(first, results[0][1]), (sim, results[0][1])], later))
     assert len(_suppressed(db)) == 2
     assert len(_events(db, "hard-bounced")) == 3
 
@@ -164,3 +165,17 @@ def test_claim_with_content_shares_one_copy_of_the_message_between_its_recipient
 def _suppressed(db: Any) -> list[tuple[str, str]]:
     rows = db.read_sync(lambda c: list(c.execute(select(suppressions.c.email_address, suppressions.c.type))))
     return [tuple(r) for r in rows]
+
+
+def test_a_suppressed_recipient_gets_a_rejected_event_instead_of_a_delivery(db: Any) -> None:
+    _accept(db, 1)
+    now = utcnow()
+    jobs = db.write_sync(lambda c: queue.claim(c, "A", 10, now, LEASE))
+    db.write_sync(lambda c: queue.record(c, "A", [(jobs[0], Outcome("bounced", "550 5.1.1 gone", "mx"))], now))
+    _accept(db, 2)  # r0 (suppressed) and r1
+    later = utcnow() + timedelta(seconds=1)
+    claimed = db.write_sync(lambda c: queue.claim(c, "B", 10, later, LEASE))
+    assert [j.recipient for j in claimed] == ["r1@example.com"]
+    assert [(e.recipient, e.reason) for e in _events(db, "rejected")] == [
+        ("r0@example.com", "the recipient is on the suppression list")
+    ]

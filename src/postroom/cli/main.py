@@ -1,4 +1,4 @@
-"""The `postroom` command: serve, migrate, keys."""
+"""The `postroom` command: serve, smtp, worker, migrate, keys, domains, settings."""
 
 from __future__ import annotations
 
@@ -55,12 +55,18 @@ def _smtp_options(fn: Any) -> Any:
     return fn
 
 
+def _delivery_options(fn: Any) -> Any:
+    fn = click.option("--delivery-mode", help="POSTROOM_DELIVERY_MODE: capture (default), relay or mx")(fn)
+    fn = click.option("--relay-url", help="POSTROOM_RELAY_URL: smtp://user:pass@host:port?tls=…")(fn)
+    return fn
+
+
 @main.command()
 @_common
 @_smtp_options
 @click.option("--http-host", help="POSTROOM_HTTP_HOST (default 127.0.0.1)")
 @click.option("--http-port", type=int, help="POSTROOM_HTTP_PORT (default 8080)")
-@click.option("--delivery-mode", help="POSTROOM_DELIVERY_MODE (capture)")
+@_delivery_options
 @click.option("--workers/--no-workers", default=None, help="run delivery workers in this process")
 @click.option("--reset-api-key", is_flag=True, help="give the bootstrap key a new secret and print it")
 def serve(reset_api_key: bool, **flags: Any) -> None:
@@ -131,6 +137,37 @@ def smtp(**flags: Any) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await server.stop()
+        db.close()
+
+    asyncio.run(run())
+
+
+@main.command()
+@_common
+@_delivery_options
+@click.option("--hostname", help="POSTROOM_HOSTNAME: the EHLO name of outgoing connections")
+def worker(**flags: Any) -> None:
+    """Run only delivery workers (any number of processes and hosts on PostgreSQL)."""
+    import asyncio
+    import signal
+
+    from postroom.app import prepare
+    from postroom.services import build_worker
+
+    settings = _settings(**flags)
+    _setup_logging(settings.log_level)
+    db, _ = prepare(settings)
+
+    async def run() -> None:
+        db.start()
+        delivery = build_worker(settings, db)
+        task = asyncio.create_task(delivery.run())
+        click.echo(f"Postroom worker {delivery.worker_id} is delivering ({settings.delivery_mode} mode)")
+        sys.stdout.flush()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, delivery.stop)
+        await task
         db.close()
 
     asyncio.run(run())

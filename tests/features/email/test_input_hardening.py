@@ -301,12 +301,12 @@ def test_batch_reports_storage_failures_in_place(db: Any) -> None:
     principal = Principal("api-0123456789AB", account, "Master account", ("*",))
 
     class FailingSecondAndThird(EmailService):
-        async def accept(self, message: repo.StoredMessage) -> str:
+        async def store(self, message: repo.StoredMessage) -> repo.Accepted:
             if message.subject == "storage":
                 raise StorageUnavailable("the database could not store the change: DataError")
             if message.subject == "bug":
                 raise RuntimeError("boom")
-            return await super().accept(message)
+            return await super().store(message)
 
     service = FailingSecondAndThird(db, 50 * 1024 * 1024)
     items: list[SendRequest | PostroomError] = [

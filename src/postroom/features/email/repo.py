@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from postroom.features.suppressions import repo as suppressions
 from postroom.storage.tables import deliveries, events, messages
 
 
@@ -30,14 +31,40 @@ class StoredMessage:
     raw: bytes
     attachments: list[dict[str, Any]]
     recipients: list[str]
+    schedule_id: str | None = None
+    scheduled_at: datetime | None = None
 
 
-def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> list[str]:
+@dataclass(frozen=True)
+class Accepted:
+    """A stored message: its id and the recipients refused because they are suppressed."""
+
+    email_id: str
+    refused: list[str]
+    recipients: int
+
+    @property
+    def all_refused(self) -> bool:
+        return len(self.refused) == self.recipients
+
+
+def _refused(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> dict[str, set[str]]:
+    """Suppressed recipients of each message, by email id (one query per account in the group)."""
+    by_account: dict[str, set[str]] = {}
+    for m, _ in items:
+        by_account.setdefault(m.account_id, set()).update(m.recipients)
+    hits = {account: suppressions.suppressed_among(conn, account, rs) for account, rs in by_account.items()}
+    return {m.email_id: {r for r in m.recipients if r.lower() in hits[m.account_id]} for m, _ in items}
+
+
+def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> list[Accepted]:
     """Insert messages, one queued delivery per recipient and a `processed` event for each.
 
-    Written for the group-commit writer: every message accepted at the same moment goes into one
-    multi-row INSERT per table. Returns the email ids in order.
+    A suppressed recipient gets no delivery but a `rejected` event instead. Written for the
+    group-commit writer: every message accepted at the same moment goes into one multi-row INSERT
+    per table. Returns one Accepted per message, in order.
     """
+    refused = _refused(conn, items)
     conn.execute(
         insert(messages),
         [
@@ -58,11 +85,16 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                 "size": len(m.raw),
                 "attachments": m.attachments,
                 "raw": m.raw,
+                "schedule_id": m.schedule_id,
+                "scheduled_at": m.scheduled_at,
             }
             for m, now in items
         ],
     )
-    targets = [(m, r, now) for m, now in items for r in m.recipients]
+    targets = [(m, r, now) for m, now in items for r in m.recipients if r not in refused[m.email_id]]
+    _reject(conn, [(m, r, now) for m, now in items for r in m.recipients if r in refused[m.email_id]])
+    if not targets:
+        return [Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients)) for m, _ in items]
     ids = (
         conn.execute(
             insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
@@ -73,7 +105,7 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                     "recipient": r,
                     "status": "queued",
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": m.scheduled_at or now,
                     "last_response": "",
                     "created_at": now,
                     "updated_at": now,
@@ -101,4 +133,25 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
             for delivery_id, (m, r, now) in zip(ids, targets, strict=True)
         ],
     )
-    return [m.email_id for m, _ in items]
+    return [Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients)) for m, _ in items]
+
+
+def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]) -> None:
+    if targets:
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "account_id": m.account_id,
+                    "email_id": m.email_id,
+                    "delivery_id": None,
+                    "recipient": r,
+                    "event": "rejected",
+                    "created_at": now,
+                    "smtp_response": "",
+                    "host": "",
+                    "reason": "the recipient is on the suppression list",
+                }
+                for m, r, now in targets
+            ],
+        )

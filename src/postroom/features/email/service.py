@@ -333,22 +333,23 @@ class EmailService:
 
     async def accept(self, message: repo.StoredMessage) -> str:
         """Store the message, its deliveries and events; returns after the commit is durable."""
-        now = utcnow()
-        await self._db.write_batched(repo.insert_messages, (message, now))
+        return (await self.store(message)).email_id
+
+    async def store(self, message: repo.StoredMessage) -> repo.Accepted:
+        """Like accept, and says which recipients were refused as suppressed."""
+        accepted: repo.Accepted = await self._db.write_batched(repo.insert_messages, (message, utcnow()))
         self._on_accepted()
-        return message.email_id
+        return accepted
 
     async def send(
         self, principal: Principal, req: SendRequest, client_ip: str
     ) -> SendResult | FastAcceptResult:
-        email_id = await self.accept(self.prepare_send(principal, req, client_ip))
-        return FastAcceptResult(email_id) if req.fastaccept else SendResult(1, 0, [], email_id)
+        return _send_result(await self.store(self.prepare_send(principal, req, client_ip)), req.fastaccept)
 
     async def send_mime(
         self, principal: Principal, req: MimeRequest, client_ip: str
     ) -> SendResult | FastAcceptResult:
-        email_id = await self.accept(self.prepare_mime(principal, req, client_ip))
-        return FastAcceptResult(email_id) if req.fastaccept else SendResult(1, 0, [], email_id)
+        return _send_result(await self.store(self.prepare_mime(principal, req, client_ip)), req.fastaccept)
 
     async def send_batch(
         self, principal: Principal, items: list[SendRequest | PostroomError], client_ip: str
@@ -364,7 +365,7 @@ class EmailService:
             except PostroomError as exc:
                 prepared.append(exc)
         valid = [p for p in prepared if not isinstance(p, PostroomError)]
-        stored = iter(await asyncio.gather(*(self.accept(p) for p in valid), return_exceptions=True))
+        stored = iter(await asyncio.gather(*(self.store(p) for p in valid), return_exceptions=True))
         return [
             _batch_error(p) if isinstance(p, PostroomError) else _batch_result(next(stored)) for p in prepared
         ]
@@ -395,10 +396,25 @@ def received_header(s: SmtpSubmission, email_id: str) -> bytes:
     return line.encode("utf-8")
 
 
-def _batch_result(outcome: str | BaseException) -> SendResult | BatchItemError:
+def _refusals(accepted: repo.Accepted) -> list[str]:
+    return [f"{r} is on the suppression list and was not sent to" for r in accepted.refused]
+
+
+def _send_result(accepted: repo.Accepted, fastaccept: bool) -> SendResult | FastAcceptResult:
+    """The answer of decisions.md: every recipient refused → failed, no email_id; some → listed."""
+    if accepted.all_refused:
+        return SendResult(0, 1, _refusals(accepted), "")
+    if fastaccept:
+        return FastAcceptResult(accepted.email_id)
+    return SendResult(1, 0, _refusals(accepted), accepted.email_id)
+
+
+def _batch_result(outcome: repo.Accepted | BaseException) -> SendResult | BatchItemError:
     """One stored item's answer: its email_id, or its storage failure reported in its place."""
-    if isinstance(outcome, str):
-        return SendResult(1, 0, [], outcome)
+    if isinstance(outcome, repo.Accepted):
+        result = _send_result(outcome, False)
+        assert isinstance(result, SendResult)
+        return result
     if isinstance(outcome, PostroomError):
         return _batch_error(outcome)
     if not isinstance(outcome, Exception):  # cancellation and the like are not one item's failure
