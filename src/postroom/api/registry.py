@@ -28,8 +28,6 @@ class Endpoint:
 
 # Canonical paths of areas that later issues build; they answer 404 with the envelope until then.
 PLANNED = {
-    "/email/scheduled/search": ("/email/scheduled",),
-    "/email/scheduled/remove": (),
     "/template/add": (),
     "/template/edit": (),
     "/template/delete": (),

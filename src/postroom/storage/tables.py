@@ -72,7 +72,7 @@ messages = Table(
     Column("attachments", JSON, nullable=False),  # [{filename, mimetype, size}]
     Column("raw", LargeBinary, nullable=False),
     # scheduled sending: the id answered to the client, and when the message may leave (null: at once)
-    Column("schedule_id", String(32), nullable=True),
+    Column("schedule_id", String(36), nullable=True),
     Column("scheduled_at", DateTime, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
     Index("ux_messages_schedule_id", "schedule_id", unique=True),

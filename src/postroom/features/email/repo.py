@@ -42,6 +42,7 @@ class Accepted:
     email_id: str
     refused: list[str]
     recipients: int
+    schedule_id: str | None = None
 
     @property
     def all_refused(self) -> bool:
@@ -94,7 +95,10 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
     targets = [(m, r, now) for m, now in items for r in m.recipients if r not in refused[m.email_id]]
     _reject(conn, [(m, r, now) for m, now in items for r in m.recipients if r in refused[m.email_id]])
     if not targets:
-        return [Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients)) for m, _ in items]
+        return [
+            Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients), m.schedule_id)
+            for m, _ in items
+        ]
     ids = (
         conn.execute(
             insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
@@ -133,7 +137,9 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
             for delivery_id, (m, r, now) in zip(ids, targets, strict=True)
         ],
     )
-    return [Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients)) for m, _ in items]
+    return [
+        Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients), m.schedule_id) for m, _ in items
+    ]
 
 
 def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]) -> None:

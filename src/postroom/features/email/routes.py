@@ -12,6 +12,9 @@ from postroom.features.email.schemas import (
     BatchItemError,
     BatchRequest,
     MimeRequest,
+    ScheduledItem,
+    ScheduledRemoveRequest,
+    ScheduledSearchRequest,
     SendRequest,
     SendResult,
 )
@@ -37,6 +40,15 @@ async def batch(call: Call) -> Any:
     return await call.services.email.send_batch(call.principal, items, call.client_ip)
 
 
+async def scheduled_search(call: Call) -> Any:
+    return await call.services.email.scheduled(call.principal, call.parse(ScheduledSearchRequest))
+
+
+async def scheduled_remove(call: Call) -> Any:
+    req = call.parse(ScheduledRemoveRequest)
+    return await call.services.email.remove_scheduled(call.principal, req.schedule_id)
+
+
 def register(registry: Registry) -> None:
     registry.add(
         Endpoint(
@@ -55,5 +67,24 @@ def register(registry: Registry) -> None:
             BatchRequest,
             list[BatchItemError],
             "Send up to 100 emails, each validated on its own",
+        )
+    )
+    registry.add(
+        Endpoint(
+            "/email/scheduled/search",
+            scheduled_search,
+            ScheduledSearchRequest,
+            list[ScheduledItem],
+            "Scheduled emails that are not yet sent",
+            aliases=("/email/scheduled",),
+        )
+    )
+    registry.add(
+        Endpoint(
+            "/email/scheduled/remove",
+            scheduled_remove,
+            ScheduledRemoveRequest,
+            str,
+            "Cancel a scheduled email before its time",
         )
     )

@@ -64,10 +64,12 @@ class SendResult(Struct):
     failed: int = 0
     failures: list[str] = msgspec.field(default_factory=list)
     email_id: str = ""
+    schedule_id: str | msgspec.UnsetType = msgspec.UNSET  # only for a scheduled message
 
 
 class FastAcceptResult(Struct):
     email_id: str
+    schedule_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class BatchItemError(Struct):
@@ -78,3 +80,25 @@ class BatchItemError(Struct):
     error: str
     error_code: str
     field_validation_errors: dict[str, str]
+
+
+class ScheduledSearchRequest(Struct):
+    schedule_id: str = ""
+    search_subject: str = ""
+    search_recipient: str = ""
+    search_sender: str = ""
+    limit: Annotated[int, Meta(ge=1, le=10000)] = 1000
+    page: Annotated[int, Meta(ge=1)] = 1
+
+
+class ScheduledItem(Struct):
+    schedule_id: str
+    schedule: str  # RFC 3339
+    sender: str
+    subject: str
+    recipients: str
+    client_ip: str
+
+
+class ScheduledRemoveRequest(Struct):
+    schedule_id: str

@@ -20,15 +20,17 @@ from email.headerregistry import AddressHeader, DateHeader, HeaderRegistry, Unst
 from email.utils import format_datetime
 from typing import Any
 
-from postroom.clock import utcnow
+from postroom.clock import rfc3339, utcnow
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.features.api_keys.service import Principal
-from postroom.features.email import repo
+from postroom.features.email import repo, schedule
 from postroom.features.email.schemas import (
     BatchItemError,
     FastAcceptResult,
     FileItem,
     MimeRequest,
+    ScheduledItem,
+    ScheduledSearchRequest,
     SendRequest,
     SendResult,
 )
@@ -203,8 +205,7 @@ class EmailService:
         """Validate and compose an /email/send body; raise InvalidInput or NotFound."""
         if req.template_id:
             raise NotFound(f"Template '{req.template_id}' not found")
-        if req.schedule is not None:
-            raise InvalidInput("schedule", "Scheduled sending is not available in this Postroom version yet")
+        scheduled_at, schedule_id = _schedule(req.schedule)
         if req.version not in (1, 2):
             raise InvalidInput("version", "The field 'version' must be 1 or 2")
         sender = _address("sender", req.sender)
@@ -222,6 +223,8 @@ class EmailService:
             if "\x00" in body:
                 raise InvalidInput(name, f"The field '{name}' must not contain NUL characters")
         headers = _headers(req.custom_headers)
+        if schedule_id:
+            headers.append((schedule.HEADER, schedule_id))
         attachments = _files("attachments", req.attachments, inline=False)
         inlines = _files("inlines", req.inlines, inline=True)
         email_id = new_email_id()
@@ -259,12 +262,13 @@ class EmailService:
             raw=raw,
             attachments=_attachment_meta(attachments + inlines),
             recipients=_dedupe([a.addr for a in to + cc + bcc]),
+            schedule_id=schedule_id,
+            scheduled_at=scheduled_at,
         )
 
     def prepare_mime(self, principal: Principal, req: MimeRequest, client_ip: str) -> repo.StoredMessage:
         """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
-        if req.schedule is not None:
-            raise InvalidInput("schedule", "Scheduled sending is not available in this Postroom version yet")
+        scheduled_at, schedule_id = _schedule(req.schedule)
         raw = _base64("mime_email", req.mime_email)
         try:
             head = read_submitted(raw)
@@ -279,6 +283,8 @@ class EmailService:
             raise InvalidInput("mime_email", "At most 100 recipients per To, Cc and Bcc header")
         email_id = new_email_id()
         raw = _complete_headers(strip_bcc(raw), head.message_id, head.has_date, email_id, head.sender.domain)
+        if schedule_id:
+            raw = schedule.with_header(raw, schedule_id)
         self._check_size(raw)
         return repo.StoredMessage(
             email_id=email_id,
@@ -296,6 +302,8 @@ class EmailService:
             raw=raw,
             attachments=attachment_meta(raw),
             recipients=recipients,
+            schedule_id=schedule_id,
+            scheduled_at=scheduled_at,
         )
 
     def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
@@ -351,6 +359,37 @@ class EmailService:
     ) -> SendResult | FastAcceptResult:
         return _send_result(await self.store(self.prepare_mime(principal, req, client_ip)), req.fastaccept)
 
+    async def scheduled(self, principal: Principal, req: ScheduledSearchRequest) -> list[ScheduledItem]:
+        """Scheduled messages of this account that are not yet due, soonest first."""
+        filters = {
+            "schedule_id": req.schedule_id,
+            "subject": req.search_subject,
+            "sender": req.search_sender,
+            "recipient": req.search_recipient,
+        }
+        now = utcnow()
+        rows = await self._db.read(
+            lambda c: schedule.search(c, principal.account_id, now, filters, req.limit, req.page)
+        )
+        return [
+            ScheduledItem(
+                r["schedule_id"],
+                rfc3339(r["scheduled_at"]),
+                r["sender"],
+                r["subject"],
+                schedule.recipients_text(r),
+                r["client_ip"],
+            )
+            for r in rows
+        ]
+
+    async def remove_scheduled(self, principal: Principal, schedule_id: str) -> str:
+        """Cancel a scheduled message before its time; NotFound if there is none (or it has gone)."""
+        now = utcnow()
+        if not await self._db.write(lambda c: schedule.remove(c, principal.account_id, schedule_id, now)):
+            raise NotFound(f"No scheduled email with schedule_id '{schedule_id}' is waiting to be sent")
+        return "Scheduled email removed"
+
     async def send_batch(
         self, principal: Principal, items: list[SendRequest | PostroomError], client_ip: str
     ) -> list[SendResult | BatchItemError]:
@@ -400,13 +439,20 @@ def _refusals(accepted: repo.Accepted) -> list[str]:
     return [f"{r} is on the suppression list and was not sent to" for r in accepted.refused]
 
 
+def _schedule(value: str | int | None) -> tuple[datetime | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    return schedule.parse_schedule(value, utcnow()), schedule.new_schedule_id()
+
+
 def _send_result(accepted: repo.Accepted, fastaccept: bool) -> SendResult | FastAcceptResult:
     """The answer of decisions.md: every recipient refused → failed, no email_id; some → listed."""
     if accepted.all_refused:
         return SendResult(0, 1, _refusals(accepted), "")
+    extra = {"schedule_id": accepted.schedule_id} if accepted.schedule_id else {}
     if fastaccept:
-        return FastAcceptResult(accepted.email_id)
-    return SendResult(1, 0, _refusals(accepted), accepted.email_id)
+        return FastAcceptResult(accepted.email_id, **extra)
+    return SendResult(1, 0, _refusals(accepted), accepted.email_id, **extra)
 
 
 def _batch_result(outcome: repo.Accepted | BaseException) -> SendResult | BatchItemError:

@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "email_address", "type", name="uq_suppressions_address_type"),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("schedule_id", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("schedule_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("scheduled_at", sa.DateTime(), nullable=True))
         batch_op.create_index("ux_messages_schedule_id", ["schedule_id"], unique=True)
 
