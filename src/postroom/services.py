@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from postroom.api.registry import Registry
 from postroom.delivery.retry import RetryPolicy
@@ -73,4 +74,5 @@ def build_worker(settings: Settings, db: Database) -> DeliveryWorker:
         build_transport(settings),
         policy=RetryPolicy.from_settings(settings),
         return_path_domain=settings.effective_return_path_domain,
+        lease=timedelta(seconds=settings.lease_seconds),
     )

@@ -51,6 +51,12 @@ class Settings:
     max_queue_lifetime: str = field(
         default="5d", metadata={"description": "after this long a deferred delivery becomes a hard bounce"}
     )
+    delivery_lease: str = field(
+        default="5m",
+        metadata={
+            "description": "how long a worker holds claimed deliveries; a dead worker's are retried after"
+        },
+    )
     dns_nameservers: str = field(
         default="", metadata={"description": "host:port,… for MX lookups; empty: the system's resolvers"}
     )
@@ -142,6 +148,10 @@ class Settings:
     def retry_delays(self) -> tuple[int, ...]:
         """The retry schedule in seconds (validated at start, so this cannot fail later)."""
         return tuple(parse_duration(part) for part in self.retry_schedule.split(","))
+
+    @property
+    def lease_seconds(self) -> int:
+        return parse_duration(self.delivery_lease)
 
     @property
     def queue_lifetime_seconds(self) -> int:
@@ -258,13 +268,13 @@ def _validate_delivery(s: Settings) -> None:
             parse_relay_url(s.relay_url)
         except ValueError as exc:
             raise ConfigError(f"setting 'relay_url': {exc}") from None
-    for name in ("retry_schedule", "max_queue_lifetime"):
+    for name in ("retry_schedule", "max_queue_lifetime", "delivery_lease"):
         try:
             delays = [parse_duration(p) for p in getattr(s, name).split(",")]
         except ValueError as exc:
             raise ConfigError(f"setting '{name}': {exc}") from None
-        if name == "max_queue_lifetime" and len(delays) != 1:
-            raise ConfigError("setting 'max_queue_lifetime': expected one duration")
+        if name != "retry_schedule" and len(delays) != 1:
+            raise ConfigError(f"setting '{name}': expected one duration")
     for part in s._tls_policy_parts():
         policy = part.partition("=")[2] if "=" in part else part
         if policy.strip() not in TLS_POLICIES:

@@ -50,6 +50,7 @@ class DeliveryWorker:
         signer: Signer | None = None,
         simulator_transport: Transport | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        lease: timedelta = LEASE,
     ) -> None:
         self._db = db
         self._transport = transport
@@ -60,6 +61,7 @@ class DeliveryWorker:
         self._signer = signer or Unsigned()
         self._preparer: WirePreparer | None = None
         self._max_in_flight = max_in_flight
+        self._lease = lease
         self._lanes_running: dict[asyncio.Task[None], list[int]] = {}
         self._room = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -128,7 +130,9 @@ class DeliveryWorker:
         if content:
             await self._ensure_preparer()
         now = utcnow()
-        return await self._db.write(lambda c: queue.claim(c, self.worker_id, limit, now, LEASE, content))
+        return await self._db.write(
+            lambda c: queue.claim(c, self.worker_id, limit, now, self._lease, content)
+        )
 
     async def _ensure_preparer(self) -> None:
         if self._preparer is None:
