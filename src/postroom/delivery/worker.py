@@ -1,9 +1,9 @@
 """A delivery worker: claim due deliveries with a lease → prepare → hand to the transport → record.
 
 Claimed work is split into lanes that run concurrently, so one slow destination holds up nothing
-else: one lane per recipient domain for real transports, one per job for simulator recipients, and
-one for a whole batch in capture mode (where delivering is only recording). Each lane records its own
-outcomes as soon as it has them; the group-commit writer merges those writes.
+else: lanes of up to LANE_SIZE jobs of one recipient domain for real transports, one per job for
+simulator recipients, and one for a whole batch in capture mode (where delivering is only recording).
+Each lane records its own outcomes as soon as it has them; the group-commit writer merges those writes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ POLL_SECONDS = 1.0
 GATHER_SECONDS = 0.05  # after a part-full round, let work gather so the next round is one bigger batch
 BATCH = 500
 MAX_IN_FLIGHT = 2000
+# Jobs per lane for network transports: each lane records its outcomes when it ends, so this bounds
+# what a killed worker delivered without recording (and what is delivered twice after a crash).
+LANE_SIZE = 25
 SHUTDOWN_GRACE_SECONDS = 10.0
 SIGNER_REFRESH_SECONDS = 60.0
 
@@ -156,7 +159,11 @@ class DeliveryWorker:
             by_domain: dict[str, list[Job]] = {}
             for job in rest:
                 by_domain.setdefault(job.domain, []).append(job)
-            lanes += [(self._transport, group) for group in by_domain.values()]
+            lanes += [
+                (self._transport, group[i : i + LANE_SIZE])
+                for group in by_domain.values()
+                for i in range(0, len(group), LANE_SIZE)
+            ]
         return lanes
 
     async def _run_lane(self, transport: Transport, jobs: list[Job]) -> None:
