@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from postroom.cli.feedback import feedback
 from postroom.errors import ConfigError
 from postroom.settings import Settings, load_settings
 
@@ -218,3 +219,6 @@ def settings_command() -> None:
     click.echo("| environment variable | default | meaning |\n|---|---|---|")
     for env, default, description in settings_table():
         click.echo(f"| `{env}` | `{default}` | {description} |")
+
+
+main.add_command(feedback)
