@@ -13,6 +13,7 @@ from postroom.delivery.worker import DeliveryWorker
 from postroom.features.activity import routes as activity_routes
 from postroom.features.activity.service import ActivityService
 from postroom.features.api_keys.service import KeyAuthenticator
+from postroom.features.domains.service import DkimKeyring
 from postroom.features.email import routes as email_routes
 from postroom.features.email.service import EmailService
 from postroom.features.ip_access import routes as ip_access_routes
@@ -74,5 +75,6 @@ def build_worker(settings: Settings, db: Database) -> DeliveryWorker:
         build_transport(settings),
         policy=RetryPolicy.from_settings(settings),
         return_path_domain=settings.effective_return_path_domain,
+        signer=DkimKeyring(db),
         lease=timedelta(seconds=settings.lease_seconds),
     )

@@ -41,7 +41,7 @@ class Settings:
     relay_url: str = field(
         default="",
         metadata={
-            "description": "smarthost for relay mode: smtp://user:pass@host:port?tls= starttls, implicit or none"
+            "description": "relay mode smarthost: smtp://user:pass@host:port?tls=starttls (or implicit, none)"
         },
     )
     retry_schedule: str = field(

@@ -108,7 +108,12 @@ def test_signed_headers_are_those_present_and_from_is_oversigned(key: pdkim.Dkim
         "content-transfer-encoding",
         "from",
     ]
-    assert (tags["a"], tags["c"], tags["d"], tags["s"]) == ("rsa-sha256", "relaxed/relaxed", "example.com", "s1")
+    assert (tags["a"], tags["c"], tags["d"], tags["s"]) == (
+        "rsa-sha256",
+        "relaxed/relaxed",
+        "example.com",
+        "s1",
+    )
 
 
 def test_output_is_crlf_throughout_and_the_header_is_folded(key: pdkim.DkimKey) -> None:
@@ -164,7 +169,9 @@ def test_idn_domain_is_signed_with_its_a_label(key: pdkim.DkimKey) -> None:
 
 def test_unparseable_header_and_bad_key_raise_dkim_error(key: pdkim.DkimKey) -> None:
     with pytest.raises(DkimError):
-        pdkim.sign(b" continuation first\r\nFrom: a@example.com\r\n\r\nx\r\n", "example.com", "s1", key.private_pem)
+        pdkim.sign(
+            b" continuation first\r\nFrom: a@example.com\r\n\r\nx\r\n", "example.com", "s1", key.private_pem
+        )
     with pytest.raises(DkimError):
         pdkim.sign(b"no colon in this header line\r\n\r\nx\r\n", "example.com", "s1", key.private_pem)
     with pytest.raises(DkimError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from postroom.cli.domains import domains
 from postroom.cli.feedback import feedback
 from postroom.errors import ConfigError
 from postroom.settings import Settings, load_settings
@@ -221,4 +222,5 @@ def settings_command() -> None:
         click.echo(f"| `{env}` | `{default}` | {description} |")
 
 
+main.add_command(domains)
 main.add_command(feedback)

@@ -10,6 +10,7 @@ are the attempt history that `/activity/search` shows as `delivery_attempts`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
@@ -59,6 +60,7 @@ def claim(
                 deliveries.c.recipient,
                 deliveries.c.attempts,
                 messages.c.sender,
+                messages.c.from_header,
             )
             .join(messages, messages.c.email_id == deliveries.c.email_id)
             .where(deliveries.c.id.in_(ids))
@@ -75,6 +77,7 @@ def claim(
             r.sender,
             r.attempts,
             data=content.get(r.email_id, b""),
+            from_domain=parseaddr(r.from_header)[1].rpartition("@")[2].lower(),
         )
         for r in rows
     ]

@@ -43,9 +43,8 @@ class WirePreparer:
         for job in jobs:
             data = signed.get(job.email_id)
             if data is None:
-                data = signed[job.email_id] = self._signer.sign(
-                    job.data, job.sender.rpartition("@")[2].lower()
-                )
+                domain = job.from_domain or job.sender.rpartition("@")[2].lower()
+                data = signed[job.email_id] = self._signer.sign(job.data, domain)
             mail_from = verp.return_path(job.delivery_id, self._domain, self._secret)
             out.append(replace(job, mail_from=mail_from, data=data))
         return out

@@ -108,7 +108,9 @@ class Feedback:
     def summary(self) -> str:
         """One line saying what was understood, for logs and the stored feedback row."""
         if self.kind == "dsn":
-            parts = [f"{r.final_recipient or '?'} {r.action or '?'} {r.status or '?'}" for r in self.recipients]
+            parts = [
+                f"{r.final_recipient or '?'} {r.action or '?'} {r.status or '?'}" for r in self.recipients
+            ]
             return "dsn: " + ("; ".join(parts) or "no recipients")
         if self.kind == "arf" and self.report is not None:
             return f"arf: {self.report.feedback_type or '?'} for {self.report.original_rcpt_to or '?'}"
@@ -141,9 +143,8 @@ def _parse(raw: bytes) -> Feedback:
             return Feedback("arf", report=_arf(_blocks(part)), original_headers=original)
     for part in parts:
         if part.get_content_type() in DSN_TYPES:
-            blocks = _blocks(part)
-            return _dsn(blocks, original)
-    return _unknown(message, parts, original)
+            return _dsn(_blocks(part), original)
+    return _unknown(parts, original)
 
 
 def _parts(message: Message) -> Iterator[Message]:
@@ -160,7 +161,7 @@ def _parts(message: Message) -> Iterator[Message]:
 
 
 def _text(value: object) -> str:
-    """A header value as clean text: Header objects and undecodable bytes become replacement chars."""
+    """Text with the raw bytes the parser kept (as surrogates) read as UTF-8, else replacement chars."""
     text = str(value)
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
@@ -170,7 +171,7 @@ def _unfold(value: object) -> str:
 
 
 def _items(message: Message) -> list[Header]:
-    return [(_text(name), _unfold(value)) for name, value in message.items()]
+    return [(_text(name), _unfold(value)) for name, value in message.raw_items()]
 
 
 def _original_headers(parts: list[Message]) -> tuple[Header, ...]:
@@ -206,18 +207,24 @@ def _part_text(part: Message) -> str:
     payload = part.get_payload()
     if isinstance(payload, list):
         text = "\n\n".join(_message_text(p) for p in payload if isinstance(p, Message))
+        text = _transfer_decoded(text, str(part.get("Content-Transfer-Encoding", "")).strip().lower())
     else:
-        text = _text(payload)
-    text = _transfer_decoded(text, str(part.get("Content-Transfer-Encoding", "")).strip().lower())
+        text = _body(part)
     return re.sub(r"\n[ \t]*(?=\n)", "\n", text.replace("\r\n", "\n"))
 
 
 def _message_text(message: Message) -> str:
-    lines = [f"{_text(name)}: {_text(value)}" for name, value in message.items()]
-    body = message.get_payload()
-    if isinstance(body, str) and body.strip():
-        lines += ["", _text(body)] if lines else [_text(body)]
+    lines = [f"{_text(name)}: {_text(value)}" for name, value in message.raw_items()]
+    body = _body(message)
+    if body.strip():
+        lines += ["", body] if lines else [body]
     return "\n".join(lines)
+
+
+def _body(part: Message) -> str:
+    """A leaf part's text, transfer-decoded, its bytes read as UTF-8 (or replacement chars)."""
+    data = part.get_payload(decode=True)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
 
 
 def _transfer_decoded(text: str, encoding: str) -> str:
@@ -310,18 +317,13 @@ def _arf(blocks: list[dict[str, str]]) -> ArfReport:
     )
 
 
-def _unknown(message: Message, parts: list[Message], original: tuple[Header, ...]) -> Feedback:
+def _unknown(parts: list[Message], original: tuple[Header, ...]) -> Feedback:
     """Not a report: guess the status from the text, and the returned message's id if it is quoted."""
-    text = "\n".join(_plain(part) for part in parts if part.get_content_maintype() == "text")[:MAX_TEXT]
+    text = "\n".join(_body(part) for part in parts if part.get_content_maintype() == "text")[:MAX_TEXT]
     if not original:
         found = _ORIGINAL_ID.search(text)
         original = (("Message-ID", found.group(1)),) if found else ()
     return Feedback("unknown", original_headers=original, guessed_status=_guess_status(text))
-
-
-def _plain(part: Message) -> str:
-    data = part.get_payload(decode=True)
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
 
 
 def _guess_status(text: str) -> str:

@@ -25,6 +25,7 @@ class Job:
     attempts: int
     mail_from: str = ""
     data: bytes = b""
+    from_domain: str = ""  # the From header's domain: whose DKIM key signs (DMARC alignment)
 
     @property
     def domain(self) -> str:
