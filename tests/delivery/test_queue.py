@@ -171,7 +171,9 @@ def test_a_suppressed_recipient_gets_a_rejected_event_instead_of_a_delivery(db: 
     _accept(db, 1)
     now = utcnow()
     jobs = db.write_sync(lambda c: queue.claim(c, "A", 10, now, LEASE))
-    db.write_sync(lambda c: queue.record(c, "A", [(jobs[0], Outcome("bounced", "550 5.1.1 gone", "mx"))], now))
+    db.write_sync(
+        lambda c: queue.record(c, "A", [(jobs[0], Outcome("bounced", "550 5.1.1 gone", "mx"))], now)
+    )
     _accept(db, 2)  # r0 (suppressed) and r1
     later = utcnow() + timedelta(seconds=1)
     claimed = db.write_sync(lambda c: queue.claim(c, "B", 10, later, LEASE))

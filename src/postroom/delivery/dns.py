@@ -19,6 +19,8 @@ import dns.name
 import dns.nameserver
 import dns.resolver
 
+from postroom.delivery.replies import NULL_MX
+
 DEFAULT_TIMEOUT = 10.0  # seconds for one lookup, all nameservers and retries included
 
 
@@ -60,7 +62,7 @@ def order_exchanges(domain: str, records: Iterable[tuple[int, str]], rng: random
             group.append(host)
     if not by_preference:
         if null:
-            raise DnsError(f"{domain} publishes a null MX (RFC 7505): it accepts no mail", permanent=True)
+            raise DnsError(f"{NULL_MX}: {domain} accepts no mail (RFC 7505)", permanent=True)
         raise DnsError(f"{domain} has no usable MX record", permanent=True)
     hosts: list[str] = []
     for preference in sorted(by_preference):
@@ -130,7 +132,9 @@ class DnsResolver:
         except dns.resolver.LifetimeTimeout:
             raise DnsError(f"DNS lookup of {rdtype} for {name} timed out", permanent=False) from None
         except dns.resolver.NoNameservers:
-            raise DnsError(f"no DNS server answered the {rdtype} lookup for {name} (SERVFAIL)", False) from None
+            raise DnsError(
+                f"no DNS server answered the {rdtype} lookup for {name} (SERVFAIL or REFUSED)", False
+            ) from None
         except (dns.name.LabelTooLong, dns.name.EmptyLabel, dns.name.NameTooLong, dns.name.IDNAException):
             raise DnsError(f"{name!r} is not a valid domain name", permanent=True) from None
         except dns.exception.DNSException as exc:

@@ -24,7 +24,8 @@ ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)")
 # treat a 552 code in this case as a temporary, rather than permanent, failure".
 TOO_MANY_RECIPIENTS = frozenset({452, 552})
 
-# RFC 7505 §4.1: a client that finds a null MX reports this (556, enhanced code 5.1.10 from RFC 7505 §4.1).
+# RFC 7505 §3: a client that finds a null MX fails the delivery at once, with reply code 556 (RFC 7504 §3)
+# and enhanced status code 5.1.10 (registered by RFC 7505 §6).
 NULL_MX = "556 5.1.10 Recipient address has null MX"
 
 
