@@ -147,3 +147,32 @@ def test_deferrals_follow_the_retry_schedule_and_a_hard_bounce_suppresses(make_s
         assert [a["smtpresponse"][:3] for a in processed["delivery_attempts"]] == ["451", "451", "250"]
     finally:
         peer.controller.stop()
+
+
+def test_mx_mode_looks_up_mx_hosts_in_dns_and_falls_back_when_the_first_is_down(make_server: Any) -> None:
+    peer = Peer()
+    peer.controller.start()
+    records = [
+        "--mx-host=example.test,mx1.example.test,10",
+        "--mx-host=example.test,mx2.example.test,20",
+        "--host-record=mx1.example.test,127.0.0.2",  # nothing listens there
+        "--host-record=mx2.example.test,127.0.0.1",
+    ]
+    try:
+        with dnsmasq(records) as (host, port):
+            server = make_server(
+                delivery_mode="mx",
+                dns_nameservers=f"{host}:{port}",
+                mx_port=peer.controller.port,
+                delivery_timeout=5,
+            )
+            email_id = server.send(to=["user@example.test"])
+            found = _wait(server, email_id, {"delivered"})
+            delivered = [e for e in found if e["event"] == "delivered"]
+            assert [e["host"] for e in delivered] == ["mx2.example.test"]
+            assert [r for _, r, _ in peer.received] == [["user@example.test"]]
+            nxdomain = server.send(to=["user@nowhere.test"])
+            bounced = _wait(server, nxdomain, {"hard-bounced"})
+            assert [e["event"] for e in bounced] == ["processed", "hard-bounced"]
+    finally:
+        peer.controller.stop()
