@@ -84,7 +84,7 @@ def bench_postroom(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     key = "api-" + secrets.token_hex(16).upper()
     http_port, smtp_port = free_port(), free_port()
     data_dir = workdir / "data"
-    env = {**os.environ, "POSTROOM_API_KEY": key}
+    env = {**os.environ, **dict(pair.split("=", 1) for pair in args.server_env), "POSTROOM_API_KEY": key}
     cmd = [
         sys.executable,
         "-m",
@@ -137,6 +137,13 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20, help="parallel smtp-source sessions")
     parser.add_argument("--size", type=int, default=2048, help="message size in bytes")
     parser.add_argument("--timeout", type=float, default=300, help="seconds one smtp-source run may take")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for postroom serve, e.g. POSTROOM_SQLITE_SYNCHRONOUS=NORMAL (repeatable)",
+    )
     args = parser.parse_args()
     if not Path(SMTP_SOURCE).exists():
         raise SystemExit("smtp-source not found: apt-get install postfix")
@@ -150,7 +157,9 @@ def main() -> int:
         f"\nSMTP ingest, {args.messages} messages of {args.size} B, {args.sessions} parallel sessions, "
         "new connection per message (smtp-source)"
     )
-    print(f"postroom (SQLite, FULL)   {postroom['per_s']:8.0f} msg/s   ({postroom['seconds']:.1f} s)")
+    sync = dict(pair.split("=", 1) for pair in args.server_env).get("POSTROOM_SQLITE_SYNCHRONOUS", "FULL")
+    label = f"postroom (SQLite, {sync.upper()})"
+    print(f"{label:25s} {postroom['per_s']:8.0f} msg/s   ({postroom['seconds']:.1f} s)")
     print(f"bare aiosmtpd (discard)   {bare['per_s']:8.0f} msg/s   ({bare['seconds']:.1f} s)")
     print(f"ratio postroom/bare: {ratio:.2f}")
     print(
@@ -167,6 +176,7 @@ def main() -> int:
                 "postroom": postroom,
                 "bare": bare,
                 "ratio": round(ratio, 4),
+                "server_env": args.server_env,
                 "durable": durable,
             }
         )

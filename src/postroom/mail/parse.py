@@ -22,6 +22,17 @@ from postroom.mail.text import describe_char, find_control, from_surrogates, has
 T = TypeVar("T")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BCC_LINE = re.compile(rb"^(?:resent-)?bcc[ \t]*:", re.IGNORECASE)
+_FEED_HEADER = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")  # email.feedparser.headerRE
+# A plain address list item, which email.utils.getaddresses reads as (phrase words joined by one space,
+# the address): `a@b`, `<a@b>`, `Some Name <a@b>` with dot-atom addresses and atom words
+# (tests/mail checks the equivalence).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ITEM = re.compile(
+    rf"[ \t]*(?:(?P<name>{_ATEXT}(?:[ \t]+{_ATEXT})*)[ \t]*<(?P<named>{_PLAIN_ADDR})>"
+    rf"|<(?P<angle>{_PLAIN_ADDR})>|(?P<bare>{_PLAIN_ADDR}))[ \t]*"
+)
+_PLAIN_TEXT = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: an unstructured header decodes to itself
 _UNFOLD = re.compile(r"\r?\n")
 # RFC 5322 §3.6.4 msg-id, without the obsolete forms: "<" id-left "@" id-right ">"
 MAX_DEPTH = 32  # multipart nesting followed when listing attachments
@@ -47,17 +58,26 @@ class Submitted:
 
 
 def split_header(raw: bytes) -> tuple[bytes, bytes]:
-    """(header section including its line ending, the rest from the blank line on)."""
-    match = _HEADER_END.search(raw)
-    if match is None:
+    """(header section including its line ending, the rest from the blank line on).
+
+    The blank line is the first match of _HEADER_END (\\r?\\n\\r?\\n), found with two bytes.find
+    (a regular expression that starts with an optional character is scanned position by position).
+    """
+    crlf = raw.find(b"\n\r\n")
+    lf = raw.find(b"\n\n", 0, len(raw) if crlf == -1 else crlf + 1)
+    at = crlf if lf == -1 else lf  # the first newline of the first blank line
+    if at == -1:
         return raw, b""
-    cut = match.start() + (2 if raw[match.start() : match.start() + 2] == b"\r\n" else 1)
+    start = at - 1 if at and raw[at - 1] == 13 else at  # 13: a CR just before it belongs to it
+    cut = start + (2 if raw[start : start + 2] == b"\r\n" else 1)
     return raw[:cut], raw[cut:]
 
 
 def strip_bcc(raw: bytes) -> bytes:
     """Remove every Bcc and Resent-Bcc header (with its folded continuation lines); keep all other bytes."""
     head, rest = split_header(raw)
+    if b"bcc" not in head.lower():
+        return raw  # nothing to remove (the common case): the same bytes, not a copy
     kept: list[bytes] = []
     dropping = False
     for line in head.splitlines(keepends=True):
@@ -103,10 +123,30 @@ def _strict_pairs(header: str, values: list[str]) -> list[tuple[str, str]]:
 
 
 def _lenient_pairs(values: list[str]) -> list[tuple[str, str]]:
+    unfolded = [_UNFOLD.sub("", from_surrogates(v)) for v in values]
+    plain = _plain_pairs(unfolded)
+    if plain is not None:
+        return plain
     try:
-        return getaddresses([_UNFOLD.sub("", from_surrogates(v)) for v in values])
+        return getaddresses(unfolded)
     except Exception:
         return []
+
+
+def _plain_pairs(values: list[str]) -> list[tuple[str, str]] | None:
+    """getaddresses(values) when every item is a plain address (the usual header); None otherwise."""
+    pairs = []
+    for value in values:
+        for item in value.split(","):
+            match = _PLAIN_ITEM.fullmatch(item)
+            if match is None:
+                return None
+            name = match["name"]
+            if name is None:
+                pairs.append(("", match["angle"] or match["bare"]))
+            else:
+                pairs.append((" ".join(name.split()), match["named"]))
+    return pairs
 
 
 def _addresses(header: str, values: list[str], strict: bool) -> list[Address]:
@@ -128,6 +168,8 @@ def _unstructured(header: str, raw: str | None, strict: bool) -> str:
     """A text header decoded (RFC 2047), falling back to its raw text; control characters refused."""
     if raw is None:
         return ""
+    if "=?" not in raw and _PLAIN_TEXT.fullmatch(raw):
+        return raw  # what the parse below gives for printable ASCII without encoded words
     text = from_surrogates(raw)
     try:
         value = str(default.header_fetch_parse(header, text))
@@ -136,20 +178,64 @@ def _unstructured(header: str, raw: str | None, strict: bool) -> str:
     return _checked_text(header, value, strict)
 
 
-def _first(msg: Message, name: str) -> str | None:
-    """The raw text of the first `name` header (compat32's get() would wrap 8-bit text in a Header)."""
-    return next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+def raw_headers(head: bytes) -> list[tuple[str, str]]:
+    """BytesHeaderParser(policy=compat32).parsebytes(head).raw_items(), without building a Message:
+    the same lines taken as headers, the same (name, value) pairs, the same lines skipped."""
+    lines = [line.decode("ascii", "surrogateescape") for line in head.splitlines(keepends=True)]
+    for count, line in enumerate(lines):
+        if not _FEED_HEADER.match(line):  # the first line that is not a header starts the body
+            del lines[count:]
+            break
+    items: list[tuple[str, str]] = []
+    value: list[str] = []  # the lines of the header being read
+    for number, line in enumerate(lines):
+        if line[0] in " \t":
+            if value:
+                value.append(line)
+            continue  # a continuation with no header before it is dropped
+        if value:
+            items.append(_source_parse(value))
+            value = []
+        if line.startswith("From "):  # a Unix From line (or a misplaced one): not a header
+            if number == len(lines) - 1 and number:
+                break
+            continue
+        if line[0] != ":":  # ":" first: a header without a name, dropped
+            value = [line]
+    if value:
+        items.append(_source_parse(value))
+    return items
 
 
-def _all(msg: Message, name: str) -> list[str]:
-    return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+def _source_parse(lines: list[str]) -> tuple[str, str]:
+    """compat32's header_source_parse."""
+    name, value = lines[0].split(":", 1)
+    value = value.lstrip(" \t") + "".join(lines[1:])
+    return name, value.rstrip("\r\n")
 
 
-def _check_strict(msg: Message) -> None:
-    message_id = _first(msg, "Message-ID")
+class _Headers:
+    """The raw values of a header section by lower-case name, in order."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in items:
+            self._values.setdefault(name.lower(), []).append(value)
+
+    def first(self, name: str) -> str | None:
+        """The raw text of the first `name` header."""
+        found = self._values.get(name.lower())
+        return found[0] if found else None
+
+    def all(self, name: str) -> list[str]:
+        return self._values.get(name.lower(), [])
+
+
+def _check_strict(msg: _Headers) -> None:
+    message_id = msg.first("Message-ID")
     if message_id is not None and not MSG_ID.fullmatch(_UNFOLD.sub("", message_id).strip()):
         raise InvalidMessage(f"The Message-ID header is not a valid msg-id: '{message_id.strip()}'")
-    date = _first(msg, "Date")
+    date = msg.first("Date")
     if date is not None:
         try:
             parsedate_to_datetime(_UNFOLD.sub("", date))
@@ -178,22 +264,22 @@ def read_submitted(raw: bytes, strict: bool = True) -> Submitted:
 
 def _read_submitted(raw: bytes, strict: bool) -> Submitted:
     head, _ = split_header(raw)
-    msg = BytesHeaderParser(policy=compat32).parsebytes(head)  # raw strings; nothing parsed yet
+    msg = _Headers(raw_headers(head))  # raw strings; nothing parsed yet
     if strict:
         _check_strict(msg)
-    senders = _addresses("From", _all(msg, "From"), strict)
-    reply_to = _first(msg, "Reply-To")
+    senders = _addresses("From", msg.all("From"), strict)
+    reply_to = msg.first("Reply-To")
     if strict and reply_to is not None:
         _addresses("Reply-To", [reply_to], strict)
     return Submitted(
         sender=senders[0] if senders else None,
-        to=_addresses("To", _all(msg, "To"), strict),
-        cc=_addresses("Cc", _all(msg, "Cc"), strict),
-        bcc=_addresses("Bcc", _all(msg, "Bcc"), strict),
+        to=_addresses("To", msg.all("To"), strict),
+        cc=_addresses("Cc", msg.all("Cc"), strict),
+        bcc=_addresses("Bcc", msg.all("Bcc"), strict),
         reply_to=_unstructured("Reply-To", reply_to, strict),
-        subject=_unstructured("Subject", _first(msg, "Subject"), strict),
-        message_id=without_controls(from_surrogates(_first(msg, "Message-ID") or "")).strip(),
-        has_date=_first(msg, "Date") is not None,
+        subject=_unstructured("Subject", msg.first("Subject"), strict),
+        message_id=without_controls(from_surrogates(msg.first("Message-ID") or "")).strip(),
+        has_date=msg.first("Date") is not None,
     )
 
 
