@@ -87,7 +87,9 @@ class PostroomApp:
 
 def build_smtp(services: Services) -> SmtpServer:
     """The SMTP submission server over the same email service as the HTTP API."""
-    handler = SubmissionHandler(services.settings, services.email, services.smtp_users, services.ip_access)
+    handler = SubmissionHandler(
+        services.settings, services.email, services.smtp_users, services.ip_access, services.feedback
+    )
     return SmtpServer(services.settings, handler, services.ip_access)
 
 

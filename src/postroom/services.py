@@ -16,6 +16,7 @@ from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.features.domains.service import DkimKeyring
 from postroom.features.email import routes as email_routes
 from postroom.features.email.service import EmailService
+from postroom.features.feedback.service import FeedbackService
 from postroom.features.ip_access import routes as ip_access_routes
 from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
@@ -36,6 +37,7 @@ class Services:
     messages: MessageService
     smtp_users: SmtpUserService
     ip_access: IpAccessService
+    feedback: FeedbackService
     worker: DeliveryWorker
 
 
@@ -56,6 +58,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
         ip_access=IpAccessService(db),
+        feedback=FeedbackService(db, settings.effective_return_path_domain),
         worker=worker,
     )
 

@@ -419,6 +419,7 @@ error     unix  - - n - - error
 retry     unix  - - n - - error
 discard   unix  - - n - - discard
 virtual   unix  - n n - - virtual
+smtp      unix  - - n - - smtp
 anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
@@ -488,7 +489,7 @@ class Postfix:
 
 @contextlib.contextmanager
 def postfix(
-    accepted: list[str], certificates: Certificates, domain: str = "example.test"
+    accepted: list[str], certificates: Certificates, domain: str = "example.test", extra: str = ""
 ) -> Iterator[Postfix]:
     """Start a throw-away Postfix on a free loopback port; stop it and remove its files afterwards.
 
@@ -504,7 +505,7 @@ def postfix(
     directory.chmod(0o755)
     instance = Postfix(free_port(), domain, directory)
     try:
-        _write_postfix_config(instance, accepted, certificates)
+        _write_postfix_config(instance, accepted, certificates, extra)
         _postfix(binary, directory, "check")
         _postfix(binary, directory, "start")
         _wait_for_port("127.0.0.1", instance.port, instance.log)
@@ -516,7 +517,10 @@ def postfix(
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _write_postfix_config(instance: Postfix, accepted: list[str], certificates: Certificates) -> None:
+def _write_postfix_config(
+    instance: Postfix, accepted: list[str], certificates: Certificates, extra: str = ""
+) -> None:
+    """main.cf, master.cf and the mailbox map; `extra` lines are appended to main.cf ({dir} expands)."""
     directory = instance.directory
     for name in ("conf", "queue", "data", "mail"):
         (directory / name).mkdir()
@@ -532,6 +536,7 @@ def _write_postfix_config(instance: Postfix, accepted: list[str], certificates: 
             cert=certificates.cert,
             key=certificates.key,
         )
+        + extra.replace("{dir}", str(directory))
     )
     (directory / "conf" / "master.cf").write_text(MASTER_CF.format(listen=f"127.0.0.1:{instance.port}"))
     (directory / "conf" / "vmailbox").write_text(

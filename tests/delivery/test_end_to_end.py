@@ -7,6 +7,7 @@ DKIM signatures are verified with dkimpy against the public key served by a real
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 import time
 from datetime import datetime
@@ -20,13 +21,13 @@ import dns.rdatatype
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from tests.conftest import TEST_KEY, free_port
-from tests.delivery.peers import dnsmasq
+from tests.delivery.peers import dnsmasq, make_certificates, postfix
 
 from postroom.app import prepare
 from postroom.features.api_keys import repo as keys_repo
 from postroom.features.domains.service import insert_domain, new_domain
 from postroom.settings import load_settings
-from postroom.storage.tables import suppressions
+from postroom.storage.tables import feedback_messages, suppressions
 
 
 class Peer:
@@ -176,3 +177,49 @@ def test_mx_mode_looks_up_mx_hosts_in_dns_and_falls_back_when_the_first_is_down(
             assert [e["event"] for e in bounced] == ["processed", "hard-bounced"]
     finally:
         peer.controller.stop()
+
+
+def test_a_postfix_bounce_comes_back_as_a_dsn_and_becomes_a_hard_bounce(
+    make_server: Any, tmp_path: Path
+) -> None:
+    """Postroom relays to Postfix, which accepts the mail and bounces it later (as a real MX does);
+    Postfix's DSN goes to the VERP return path, routed to Postroom's SMTP port, and is matched."""
+    smtp_port = free_port()
+    final_hop = Peer({"someone@bounce.example.test": ["550 5.1.1 mailbox unavailable"]})
+    final_hop.controller.start()
+    extra = """
+relay_domains = bounce.example.test
+transport_maps = texthash:{dir}/conf/transport
+smtp_dns_support_level = disabled
+"""
+    try:
+        certs = make_certificates(tmp_path / "certs", ["postfix.test"])
+        with postfix(["known"], certs, extra=extra) as mta:
+            (mta.directory / "conf" / "transport").write_text(
+                f"bounce.example.test smtp:[127.0.0.1]:{final_hop.controller.port}\n"
+                f"rp.example.test smtp:[127.0.0.1]:{smtp_port}\n"
+            )
+            subprocess.run(
+                ["postfix", "-c", str(mta.directory / "conf"), "reload"], check=True, capture_output=True
+            )
+            server = make_server(
+                delivery_mode="relay",
+                relay_url=f"smtp://127.0.0.1:{mta.port}?tls=none",
+                return_path_domain="rp.example.test",
+                smtp_port=smtp_port,
+            )
+            email_id = server.send(to=["someone@bounce.example.test"])
+            found = _wait(server, email_id, {"hard-bounced"}, timeout=30)
+            kinds = [e["event"] for e in found]
+            assert kinds == ["processed", "delivered", "hard-bounced"], mta.log()
+            bounce = found[-1]
+            assert "5.1.1" in bounce["smtp_response"] and bounce["reason"].startswith("reported by")
+            db = server.app.state.services.db
+            kept = db.read_sync(
+                lambda c: list(c.execute(select(feedback_messages.c.kind, feedback_messages.c.delivery_id)))
+            )
+            assert [k.kind for k in kept] == ["dsn"] and kept[0].delivery_id is not None
+            rows = db.read_sync(lambda c: list(c.execute(select(suppressions.c.email_address))))
+            assert [r.email_address for r in rows] == ["someone@bounce.example.test"]
+    finally:
+        final_hop.controller.stop()

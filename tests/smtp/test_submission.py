@@ -154,10 +154,15 @@ def test_auth_login_and_wrong_password(server: RunningServer) -> None:
 def test_unauthenticated_client_cannot_relay(server: RunningServer) -> None:
     with smtplib.SMTP("127.0.0.1", smtp_port(server), timeout=10) as client:
         client.ehlo()
-        code, reply = client.mail("a@example.com")
+        code, _ = client.mail("a@example.com")
+        assert code == 250  # only feedback to the return-path domain may follow
+        code, reply = client.rcpt("victim@example.org")
         assert (code, reply.decode()) == (530, replies.MUST_AUTHENTICATE[4:])
-        code, _ = client.rcpt("victim@example.org")
-        assert code == 503
+        code, _ = client.rcpt(f"bounces@{server.settings.effective_return_path_domain}.example.org")
+        assert code == 530
+        with pytest.raises(smtplib.SMTPDataError) as no_recipients:
+            client.data(b"Subject: relay me\r\n\r\nplease\r\n")
+        assert no_recipients.value.smtp_code == 503
     assert captured(server) == []
 
 

@@ -1,8 +1,9 @@
 """The aiosmtpd handler: SMTP policy at each step, then the same EmailService as the HTTP API.
 
 Who may send: a client that authenticated as an SMTP user (AUTH PLAIN or LOGIN), or whose address
-has an IP-auth entry (then the IP is its username). Anyone else is refused at MAIL FROM with 530,
-so the server is never an open relay.
+has an IP-auth entry (then the IP is its username). Anyone else may only hand in feedback: mail to
+the VERP return-path domain (bounces, complaints), which goes to the feedback service and is never
+relayed; any other recipient gets 530 at RCPT TO, so the server is never an open relay.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetup
 
 from postroom.errors import InvalidInput, StorageUnavailable
 from postroom.features.email.service import EmailService, SmtpSubmission
+from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
 from postroom.ratelimit import WindowCounter
 from postroom.settings import Settings
@@ -32,6 +34,7 @@ EXTRA_EHLO = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]  # RFC 2920, RFC 2034
 # RFC 5321 §4.1.1.1: a domain or an address literal; nothing that could break the Received header.
 HELO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.IPv]{2,60}\]")
 UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")  # control characters never belong in an address
+FEEDBACK_ONLY = "postroom_feedback_only"  # envelope attribute: an unauthenticated transaction
 
 
 def auth_key(ip: str) -> str:
@@ -69,9 +72,17 @@ def _protocol(server: SMTP, session: Session) -> str:
 class SubmissionHandler:
     """aiosmtpd hooks (handle_*, auth_*); each returns a reply from smtp.replies."""
 
-    def __init__(self, settings: Settings, email: EmailService, users: SmtpUsers, ips: IpSenders) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        email: EmailService,
+        users: SmtpUsers,
+        ips: IpSenders,
+        feedback: FeedbackService | None = None,
+    ) -> None:
         self._settings = settings
         self._email = email
+        self._feedback = feedback
         self._users = users
         self._ips = ips
         self._auth_failures = WindowCounter()
@@ -98,7 +109,11 @@ class SubmissionHandler:
             return replies.BAD_ADDRESS
         sender = await self._current_sender(session)
         if sender is None:
-            return replies.MUST_AUTHENTICATE
+            if self._feedback is None:
+                return replies.MUST_AUTHENTICATE
+            setattr(envelope, FEEDBACK_ONLY, True)  # recipients must be return paths (checked at RCPT)
+            envelope.mail_from = address
+            return replies.SENDER_OK
         refusal = self._sender_refusal(sender)
         if refusal:
             return replies.SENDER_REFUSED.format(reason=refusal)
@@ -119,11 +134,17 @@ class SubmissionHandler:
             return replies.BAD_ADDRESS
         if len(envelope.rcpt_tos) >= self._settings.smtp_max_recipients:
             return replies.TOO_MANY_RECIPIENTS
+        if getattr(envelope, FEEDBACK_ONLY, False) and not (
+            self._feedback is not None and self._feedback.is_return_path(address)
+        ):
+            return replies.MUST_AUTHENTICATE
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if getattr(envelope, FEEDBACK_ONLY, False) and self._feedback is not None:
+            return await self._receive_feedback(envelope)
         sender = await self._current_sender(session)  # again: it may have been blocked since MAIL FROM
         if sender is None:
             return replies.MUST_AUTHENTICATE
@@ -153,6 +174,14 @@ class SubmissionHandler:
         except StorageUnavailable:
             return replies.STORAGE_UNAVAILABLE
         return replies.ACCEPTED.format(email_id=email_id)
+
+    async def _receive_feedback(self, envelope: Envelope) -> str:
+        assert self._feedback is not None
+        try:
+            received = await self._feedback.receive(list(envelope.rcpt_tos), envelope.original_content or b"")
+        except StorageUnavailable:
+            return replies.STORAGE_UNAVAILABLE
+        return replies.FEEDBACK_ACCEPTED.format(feedback_id=received.feedback_id)
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, (TLSSetupException, ssl.SSLError, ConnectionError)):

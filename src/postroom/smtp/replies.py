@@ -9,6 +9,7 @@ GREETING_IDENT = "Postroom ESMTP"
 
 OK = "250 2.0.0 OK"  # RFC 3463 §3.1 X.0.0 other undefined status
 ACCEPTED = "250 2.0.0 OK id={email_id}"  # the API's email_id, so logs line up
+FEEDBACK_ACCEPTED = "250 2.0.0 OK feedback {feedback_id}"  # a DSN or complaint to the return path
 SENDER_OK = "250 2.1.0 Sender OK"  # X.1.0 other address status
 RECIPIENT_OK = "250 2.1.5 Recipient OK"  # X.1.5 destination address valid
 BYE = "221 2.0.0 Bye"
