@@ -15,7 +15,7 @@ from postroom.delivery.worker import DeliveryWorker
 from postroom.features.api_keys.service import Principal, ensure_master_account
 from postroom.features.email.schemas import SendRequest
 from postroom.features.email.service import EmailService
-from postroom.storage.tables import events, suppressions
+from postroom.storage.tables import deliveries, events, suppressions
 
 SIM = "simulator.postroom.test"
 
@@ -97,3 +97,28 @@ def test_a_slow_simulator_recipient_holds_up_no_other_delivery(db: Any) -> None:
 def _delivered(db: Any) -> list[tuple[str, str]]:
     rows = db.read_sync(lambda c: list(c.execute(select(events.c.recipient, events.c.event))))
     return [(r.recipient, r.event) for r in rows if r.event == "delivered"]
+
+
+def test_stopping_gives_back_what_cannot_finish_within_the_grace_period(db: Any) -> None:
+    account = db.write_sync(ensure_master_account)
+    principal = Principal("api-0123456789AB", account, "Master account", ("*",))
+    service = EmailService(db, 50 * 1024 * 1024)
+    req = SendRequest(sender="s@example.com", to=[f"slow@{SIM}"], subject="s", text_body="t")
+
+    async def go() -> None:
+        await service.accept(service.prepare_send(principal, req, "127.0.0.1"))
+        worker = DeliveryWorker(
+            db,
+            CaptureTransport(),
+            simulator_transport=SimulatorTransport(slow_seconds=60),
+            shutdown_grace=0.2,
+        )
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.5)
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(go())
+    row = db.read_sync(lambda c: c.execute(select(deliveries)).one())
+    assert (row.status, row.locked_by, row.attempts) == ("queued", None, 0)
+    assert _delivered(db) == []

@@ -54,6 +54,7 @@ class DeliveryWorker:
         simulator_transport: Transport | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         lease: timedelta = LEASE,
+        shutdown_grace: float = SHUTDOWN_GRACE_SECONDS,
     ) -> None:
         self._db = db
         self._transport = transport
@@ -65,6 +66,7 @@ class DeliveryWorker:
         self._preparer: WirePreparer | None = None
         self._max_in_flight = max_in_flight
         self._lease = lease
+        self._shutdown_grace = shutdown_grace
         self._lanes_running: dict[asyncio.Task[None], list[int]] = {}
         self._room = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -188,7 +190,7 @@ class DeliveryWorker:
         """Give in-flight lanes a grace period, then cancel the rest and release their leases."""
         running = list(self._lanes_running)
         if running:
-            _, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
+            _, pending = await asyncio.wait(running, timeout=self._shutdown_grace)
             unfinished = [i for task in pending for i in self._lanes_running.get(task, [])]
             for task in pending:
                 task.cancel()
