@@ -7,12 +7,11 @@ import asyncio
 import pytest
 from peers import Script, ScriptedPeer, free_port, job, message
 
+from postroom.delivery.sessions import SessionPool, group_transactions
 from postroom.delivery.smtp_client import (
     Endpoint,
     SessionError,
-    SessionPool,
     SmtpSession,
-    group_transactions,
 )
 
 

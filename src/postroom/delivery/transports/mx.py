@@ -19,15 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from postroom.delivery.dns import DnsError, DnsResolver, Resolver
+from postroom.delivery.sessions import FailureMemory, SessionPool, TransactionRunner, group_transactions
 from postroom.delivery.smtp_client import (
     Endpoint,
-    FailureMemory,
     SessionError,
-    SessionPool,
     SmtpSession,
     TlsMode,
-    TransactionRunner,
-    group_transactions,
 )
 from postroom.delivery.transports.base import Job, Outcome
 from postroom.settings import Settings

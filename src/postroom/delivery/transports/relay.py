@@ -15,14 +15,11 @@ from __future__ import annotations
 import asyncio
 
 from postroom.delivery.relay_url import RelayTarget, parse_relay_url
+from postroom.delivery.sessions import FailureMemory, SessionPool, TransactionRunner, group_transactions
 from postroom.delivery.smtp_client import (
     Endpoint,
-    FailureMemory,
-    SessionPool,
     SmtpSession,
     TlsMode,
-    TransactionRunner,
-    group_transactions,
 )
 from postroom.delivery.transports.base import Job, Outcome
 from postroom.settings import Settings
