@@ -114,7 +114,9 @@ class SubmissionHandler:
             setattr(envelope, FEEDBACK_ONLY, True)  # recipients must be return paths (checked at RCPT)
             envelope.mail_from = address
             return replies.SENDER_OK
-        refusal = self._sender_refusal(sender)
+        refusal: str | None = self._sender_refusal(sender)
+        if not refusal and self._email.policy.active:
+            refusal = await self._email.policy.sender_refusal(sender.account_id, address)
         if refusal:
             return replies.SENDER_REFUSED.format(reason=refusal)
         if (
@@ -138,6 +140,10 @@ class SubmissionHandler:
             self._feedback is not None and self._feedback.is_return_path(address)
         ):
             return replies.MUST_AUTHENTICATE
+        if self._email.policy.active and not getattr(envelope, FEEDBACK_ONLY, False):
+            refusal = await self._recipient_refusal(session, address)
+            if refusal:
+                return replies.RECIPIENT_REFUSED.format(reason=refusal)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK
@@ -174,6 +180,13 @@ class SubmissionHandler:
         except StorageUnavailable:
             return replies.STORAGE_UNAVAILABLE
         return replies.ACCEPTED.format(email_id=email_id)
+
+    async def _recipient_refusal(self, session: Session, address: str) -> str | None:
+        sender = session.auth_data  # as checked at MAIL FROM
+        if not isinstance(sender, SmtpSender):
+            return None
+        refused = await self._email.policy.recipient_refusals(sender.account_id, [address])
+        return refused.get(address)
 
     async def _receive_feedback(self, envelope: Envelope) -> str:
         assert self._feedback is not None

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -43,6 +44,8 @@ api_keys = Table(
     Column("endpoints", JSON, nullable=False),
     Column("status", String(16), nullable=False, default="allowed"),
     Column("created_at", DateTime, nullable=False),
+    # rate limit, tracking, archive, audit_email, bounce_notifications, ip_pool, feedback_* (null: defaults)
+    Column("settings", JSON, nullable=True),
 )
 
 server_state = Table(
@@ -74,6 +77,8 @@ messages = Table(
     # scheduled sending: the id answered to the client, and when the message may leave (null: at once)
     Column("schedule_id", String(36), nullable=True),
     Column("scheduled_at", DateTime, nullable=True),
+    # sent with a sandbox key or SMTP user: captured, never delivered, whatever the delivery mode
+    Column("sandbox", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_messages_account_created", "account_id", "created_at"),
     Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )
@@ -176,6 +181,16 @@ sender_domains = Table(
     Column("dkim_private_key", Text, nullable=False),  # PEM, RSA 2048
     Column("return_path_domain", String(253), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
+    Column("tracking_subdomain", String(63), nullable=False, default="link", server_default="link"),
+    Column("returnpath_subdomain", String(63), nullable=False, default="em", server_default="em"),
+    Column("dkim_verified", Boolean, nullable=False, default=False, server_default=false()),
+    Column("rpath_verified", Boolean, nullable=False, default=False, server_default=false()),
+    Column("tracking_verified", Boolean, nullable=False, default=False, server_default=false()),
+    Column("dkim_status", Text, nullable=False, default="", server_default=""),
+    Column("rpath_status", Text, nullable=False, default="", server_default=""),
+    Column("tracking_status", Text, nullable=False, default="", server_default=""),
+    Column("verified_at", DateTime, nullable=True),  # last verification attempt
+    Column("subaccount_access", JSON, nullable=True),  # {subaccounts: [...], future_subaccounts: bool}
 )
 
 suppressions = Table(
@@ -201,4 +216,26 @@ feedback_messages = Table(
     Column("delivery_id", BigId, nullable=True),  # the delivery it was matched to, if any
     Column("summary", Text, nullable=False, default=""),  # what was understood, or why not
     Column("raw", LargeBinary, nullable=False),
+)
+
+allowed_list_entries = Table(
+    "allowed_list_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # sender, recipient
+    Column("entry", String(998), nullable=False),  # lower-case address or domain
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("account_id", "kind", "entry", name="uq_allowed_list_entries_entry"),
+)
+
+allowed_list_modes = Table(
+    "allowed_list_modes",
+    metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # sender, recipient
+    Column(
+        "mode", String(16), nullable=False
+    ),  # senders: whitelist, blacklist, disabled; recipients: enabled, disabled
+    Column("updated_at", DateTime, nullable=False),
 )

@@ -37,16 +37,19 @@ class StoredMessage:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A stored message: its id and the recipients refused because they are suppressed."""
+    """A stored message: its id and the recipients refused because they are suppressed; or, with
+    `stored` False, a message the send policy refused (`failures` say why)."""
 
     email_id: str
     refused: list[str]
     recipients: int
     schedule_id: str | None = None
+    failures: tuple[str, ...] = ()  # send-policy refusals (of the sender, or of some recipients)
+    stored: bool = True
 
     @property
     def all_refused(self) -> bool:
-        return len(self.refused) == self.recipients
+        return not self.stored or len(self.refused) == self.recipients
 
 
 def _refused(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> dict[str, set[str]]:

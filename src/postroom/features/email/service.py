@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from postroom.clock import rfc3339, utcnow
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.email import repo, schedule
+from postroom.features.email.policy import Policies
 from postroom.features.email.schemas import (
     BatchItemError,
     FastAcceptResult,
@@ -196,7 +198,14 @@ def _attachment_meta(parts: list[Part]) -> list[dict[str, Any]]:
 class EmailService:
     """Accepts messages from any door (API send, API MIME, later SMTP) into the same store."""
 
-    def __init__(self, db: Database, max_size: int, on_accepted: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_size: int,
+        on_accepted: Callable[[], None] = lambda: None,
+        policy: Policies | None = None,
+    ) -> None:
+        self.policy = policy or Policies()
         self._db = db
         self._max_size = max_size
         self._on_accepted = on_accepted
@@ -340,11 +349,29 @@ class EmailService:
             raise InvalidInput("body", f"The message is larger than the limit of {self._max_size} bytes")
 
     async def accept(self, message: repo.StoredMessage) -> str:
-        """Store the message, its deliveries and events; returns after the commit is durable."""
-        return (await self.store(message)).email_id
+        """Store the message, its deliveries and events; returns after the commit is durable.
+
+        No send-policy check here: the SMTP door applies the policy at MAIL FROM and RCPT TO."""
+        return (await self._write(message)).email_id
 
     async def store(self, message: repo.StoredMessage) -> repo.Accepted:
-        """Like accept, and says which recipients were refused as suppressed."""
+        """Apply the send policy, then store; says which recipients were refused and why."""
+        if not self.policy.active:
+            return await self._write(message)
+        sender_refusal = await self.policy.sender_refusal(message.account_id, message.sender)
+        if sender_refusal:
+            return repo.Accepted("", [], len(message.recipients), failures=(sender_refusal,), stored=False)
+        refused = await self.policy.recipient_refusals(message.account_id, message.recipients)
+        if refused:
+            keep = [r for r in message.recipients if r not in refused]
+            failures = tuple(refused.values())
+            if not keep:
+                return repo.Accepted("", [], len(message.recipients), failures=failures, stored=False)
+            accepted = await self._write(dataclasses.replace(message, recipients=keep))
+            return dataclasses.replace(accepted, failures=failures)
+        return await self._write(message)
+
+    async def _write(self, message: repo.StoredMessage) -> repo.Accepted:
         accepted: repo.Accepted = await self._db.write_batched(repo.insert_messages, (message, utcnow()))
         self._on_accepted()
         return accepted
@@ -436,7 +463,8 @@ def received_header(s: SmtpSubmission, email_id: str) -> bytes:
 
 
 def _refusals(accepted: repo.Accepted) -> list[str]:
-    return [f"{r} is on the suppression list and was not sent to" for r in accepted.refused]
+    suppressed = [f"{r} is on the suppression list and was not sent to" for r in accepted.refused]
+    return [*accepted.failures, *suppressed]
 
 
 def _schedule(value: str | int | None) -> tuple[datetime | None, str | None]:
