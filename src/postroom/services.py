@@ -12,9 +12,14 @@ from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.worker import DeliveryWorker
 from postroom.features.activity import routes as activity_routes
 from postroom.features.activity.service import ActivityService
+from postroom.features.allowed_lists import routes as allowed_list_routes
+from postroom.features.allowed_lists.service import AllowedListPolicy
+from postroom.features.api_keys import routes as api_key_routes
 from postroom.features.api_keys.service import KeyAuthenticator
+from postroom.features.domains import routes as domain_routes
 from postroom.features.domains.service import DkimKeyring
 from postroom.features.email import routes as email_routes
+from postroom.features.email.policy import Policies
 from postroom.features.email.service import EmailService
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.ip_access import routes as ip_access_routes
@@ -44,6 +49,9 @@ class Services:
 def build_services(settings: Settings, db: Database) -> Services:
     registry = Registry()
     email_routes.register(registry)
+    api_key_routes.register(registry)
+    domain_routes.register(registry)
+    allowed_list_routes.register(registry)
     activity_routes.register(registry)
     smtp_user_routes.register(registry)
     ip_access_routes.register(registry)
@@ -53,7 +61,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         db=db,
         registry=registry,
         keys=KeyAuthenticator(db),
-        email=EmailService(db, settings.max_email_body, on_accepted=worker.wake),
+        email=EmailService(db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(db)),
         activity=ActivityService(db),
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
@@ -61,6 +69,11 @@ def build_services(settings: Settings, db: Database) -> Services:
         feedback=FeedbackService(db, settings.effective_return_path_domain),
         worker=worker,
     )
+
+
+def build_policies(db: Database) -> Policies:
+    """Every feature's send policy, asked in this order on the API and SMTP paths."""
+    return Policies([AllowedListPolicy(db)])
 
 
 def build_transport(settings: Settings) -> Transport:
