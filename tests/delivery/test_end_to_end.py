@@ -7,6 +7,7 @@ DKIM signatures are verified with dkimpy against the public key served by a real
 from __future__ import annotations
 
 import re
+import smtplib
 import subprocess
 import threading
 import time
@@ -223,3 +224,28 @@ smtp_dns_support_level = disabled
             assert [r.email_address for r in rows] == ["someone@bounce.example.test"]
     finally:
         final_hop.controller.stop()
+
+
+def test_a_sandbox_smtp_user_s_mail_is_captured_and_never_relayed(make_server: Any) -> None:
+    peer = Peer()
+    peer.controller.start()
+    try:
+        server = make_server(**_relay_settings(peer))
+        body = {"username": "sandbox-user", "email_password": "sandbox-password-1", "status": "sandbox"}
+        assert server.post("users/smtp/add", body).status_code == 200
+        port = server.settings.smtp_port
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.login("sandbox-user", "sandbox-password-1")
+            reply = client.sendmail("app@example.com", ["user@example.test"], b"Subject: s\r\n\r\nx\r\n")
+            assert reply == {}
+        relayed = server.send(to=["other@example.test"])  # an ordinary API send is still relayed
+        found = _wait(server, relayed, {"delivered"})
+        assert [e["event"] for e in found] == ["processed", "delivered"]
+        events_all = server.post("activity/search", {"search_usernames": ["sandbox-user"]}).json()["data"][
+            "events"
+        ]
+        delivered = [e for e in events_all if e["event"] == "delivered"]
+        assert [e["smtp_response"] for e in delivered] == ["250 captured"]
+        assert [r for _, r, _ in peer.received] == [["other@example.test"]]
+    finally:
+        peer.controller.stop()

@@ -61,6 +61,7 @@ def claim(
                 deliveries.c.attempts,
                 messages.c.sender,
                 messages.c.from_header,
+                messages.c.sandbox,
             )
             .join(messages, messages.c.email_id == deliveries.c.email_id)
             .where(deliveries.c.id.in_(ids))
@@ -78,6 +79,7 @@ def claim(
             r.attempts,
             data=content.get(r.email_id, b""),
             from_domain=parseaddr(r.from_header)[1].rpartition("@")[2].lower(),
+            sandbox=bool(r.sandbox),
         )
         for r in rows
     ]

@@ -20,6 +20,7 @@ from postroom.clock import utcnow
 from postroom.delivery import queue, simulator
 from postroom.delivery.retry import DEFAULT_POLICY, RetryPolicy
 from postroom.delivery.transports.base import Job, Outcome, Transport
+from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.wire import VERP_SECRET, Signer, Unsigned, WirePreparer
 from postroom.storage.database import Database
 from postroom.storage.state import shared_secret
@@ -59,6 +60,7 @@ class DeliveryWorker:
         self._db = db
         self._transport = transport
         self._simulator = simulator_transport or simulator.SimulatorTransport()
+        self._capture = CaptureTransport()
         self._batch = batch
         self._policy = policy
         self._return_path_domain = return_path_domain
@@ -150,11 +152,16 @@ class DeliveryWorker:
     def _lanes(self, jobs: list[Job]) -> list[Lane]:
         lanes: list[Lane] = []
         rest: list[Job] = []
+        sandboxed: list[Job] = []
         for job in jobs:
             if simulator.is_simulated(job):
                 lanes.append((self._simulator, [job]))
+            elif job.sandbox and self._transport.needs_content:
+                sandboxed.append(job)
             else:
                 rest.append(job)
+        if sandboxed:
+            lanes.append((self._capture, sandboxed))
         if rest and not self._transport.needs_content:
             lanes.append((self._transport, rest))
         elif rest:

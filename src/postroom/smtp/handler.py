@@ -168,6 +168,7 @@ class SubmissionHandler:
             helo=session.host_name or "",
             protocol=_protocol(server, session),
             hostname=self._settings.hostname,
+            sandbox=sender.status == "sandbox",
         )
         try:
             message = self._email.prepare_smtp(submission)

@@ -26,6 +26,7 @@ class Job:
     mail_from: str = ""
     data: bytes = b""
     from_domain: str = ""  # the From header's domain: whose DKIM key signs (DMARC alignment)
+    sandbox: bool = False  # sent by a sandbox key or SMTP user: captured, never delivered
 
     @property
     def domain(self) -> str:

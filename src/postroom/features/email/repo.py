@@ -33,6 +33,7 @@ class StoredMessage:
     recipients: list[str]
     schedule_id: str | None = None
     scheduled_at: datetime | None = None
+    sandbox: bool = False  # captured only, never delivered
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                 "raw": m.raw,
                 "schedule_id": m.schedule_id,
                 "scheduled_at": m.scheduled_at,
+                "sandbox": m.sandbox,
             }
             for m, now in items
         ],

@@ -273,6 +273,7 @@ class EmailService:
             recipients=_dedupe([a.addr for a in to + cc + bcc]),
             schedule_id=schedule_id,
             scheduled_at=scheduled_at,
+            sandbox=_sandboxed(principal),
         )
 
     def prepare_mime(self, principal: Principal, req: MimeRequest, client_ip: str) -> repo.StoredMessage:
@@ -313,6 +314,7 @@ class EmailService:
             recipients=recipients,
             schedule_id=schedule_id,
             scheduled_at=scheduled_at,
+            sandbox=_sandboxed(principal),
         )
 
     def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
@@ -342,6 +344,7 @@ class EmailService:
             raw=raw,
             attachments=attachment_meta(raw),
             recipients=recipients,
+            sandbox=s.sandbox,
         )
 
     def _check_size(self, raw: bytes) -> None:
@@ -450,6 +453,7 @@ class SmtpSubmission:
     helo: str
     protocol: str  # ESMTP, ESMTPS, ESMTPA, ESMTPSA (RFC 3848)
     hostname: str
+    sandbox: bool = False  # the SMTP user or IP-auth entry has status sandbox
 
 
 def received_header(s: SmtpSubmission, email_id: str) -> bytes:
@@ -465,6 +469,11 @@ def received_header(s: SmtpSubmission, email_id: str) -> bytes:
 def _refusals(accepted: repo.Accepted) -> list[str]:
     suppressed = [f"{r} is on the suppression list and was not sent to" for r in accepted.refused]
     return [*accepted.failures, *suppressed]
+
+
+def _sandboxed(principal: Principal) -> bool:
+    """A sandbox key's mail is captured, never delivered (whatever the delivery mode)."""
+    return bool(getattr(principal, "sandbox", False))
 
 
 def _schedule(value: str | int | None) -> tuple[datetime | None, str | None]:
