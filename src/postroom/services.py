@@ -17,6 +17,7 @@ from postroom.features.allowed_lists.service import AllowedListPolicy
 from postroom.features.api_keys import routes as api_key_routes
 from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.features.domains import routes as domain_routes
+from postroom.features.domains.sender_policy import VerifiedSenderPolicy
 from postroom.features.domains.service import DkimKeyring
 from postroom.features.email import routes as email_routes
 from postroom.features.email.policy import Policies
@@ -61,7 +62,9 @@ def build_services(settings: Settings, db: Database) -> Services:
         db=db,
         registry=registry,
         keys=KeyAuthenticator(db),
-        email=EmailService(db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(db)),
+        email=EmailService(
+            db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db)
+        ),
         activity=ActivityService(db),
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
@@ -71,9 +74,12 @@ def build_services(settings: Settings, db: Database) -> Services:
     )
 
 
-def build_policies(db: Database) -> Policies:
+def build_policies(settings: Settings, db: Database) -> Policies:
     """Every feature's send policy, asked in this order on the API and SMTP paths."""
-    return Policies([AllowedListPolicy(db)])
+    policies = Policies([AllowedListPolicy(db)])
+    if settings.verified_sender_required:
+        policies.add(VerifiedSenderPolicy(db))
+    return policies
 
 
 def build_transport(settings: Settings) -> Transport:

@@ -82,6 +82,12 @@ class Settings:
     delivery_timeout: int = field(
         default=60, metadata={"description": "seconds an outbound SMTP peer may stay silent"}
     )
+    require_verified_sender: str = field(
+        default="auto",
+        metadata={
+            "description": "refuse mail from unverified sender domains: auto (on in mx mode), true, false"
+        },
+    )
     return_path_domain: str = field(
         default="",
         metadata={"description": "domain of the VERP return path bounces+<token>@…; empty: the hostname"},
@@ -188,6 +194,11 @@ class Settings:
         return result
 
     @property
+    def verified_sender_required(self) -> bool:
+        value = self.require_verified_sender.lower()
+        return self.delivery_mode == "mx" if value == "auto" else value in _TRUE
+
+    @property
     def effective_return_path_domain(self) -> str:
         return self.return_path_domain or self.hostname
 
@@ -290,6 +301,8 @@ def _validate_delivery(s: Settings) -> None:
             raise ConfigError(f"setting '{name}': must be at least 1")
     if not 0 < s.mx_port < 65536:
         raise ConfigError(f"setting 'mx_port': {s.mx_port} is not a TCP port")
+    if s.require_verified_sender.lower() not in {"auto", *_TRUE, *_FALSE}:
+        raise ConfigError("setting 'require_verified_sender': expected auto, true or false")
     if s.mx_rate < 0:
         raise ConfigError("setting 'mx_rate': must be 0 (unlimited) or more")
 
