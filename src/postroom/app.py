@@ -20,6 +20,7 @@ from postroom.api.openapi import build_openapi
 from postroom.api.v3 import PREFIX, V3App
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
+from postroom.features.domains.verify import DomainReverifier
 from postroom.features.messages.routes import routes as message_routes
 from postroom.ids import new_request_id
 from postroom.services import Services, build_services
@@ -103,6 +104,8 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.start()
         task = asyncio.create_task(services.worker.run()) if workers else None
+        reverifier = DomainReverifier(db, settings) if workers else None
+        reverify = asyncio.create_task(reverifier.run()) if reverifier else None
         if smtp is not None:
             await smtp.start()
         try:
@@ -113,6 +116,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
                     await smtp.stop()
             finally:
                 services.worker.stop()
+                if reverifier is not None and reverify is not None:
+                    reverifier.stop()
+                    await reverify
                 if task is not None:
                     await task
                 db.writer.stop()

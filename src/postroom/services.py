@@ -13,12 +13,12 @@ from postroom.delivery.worker import DeliveryWorker
 from postroom.features.activity import routes as activity_routes
 from postroom.features.activity.service import ActivityService
 from postroom.features.allowed_lists import routes as allowed_list_routes
-from postroom.features.allowed_lists.service import AllowedListPolicy
+from postroom.features.allowed_lists.service import AllowedListPolicy, AllowedListService
 from postroom.features.api_keys import routes as api_key_routes
 from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.features.domains import routes as domain_routes
 from postroom.features.domains.sender_policy import VerifiedSenderPolicy
-from postroom.features.domains.service import DkimKeyring
+from postroom.features.domains.service import DkimKeyring, DomainService, build_domain_service
 from postroom.features.email import routes as email_routes
 from postroom.features.email.policy import Policies
 from postroom.features.email.service import EmailService
@@ -44,6 +44,8 @@ class Services:
     smtp_users: SmtpUserService
     ip_access: IpAccessService
     feedback: FeedbackService
+    allowed_lists: AllowedListService
+    domains: DomainService
     worker: DeliveryWorker
 
 
@@ -56,29 +58,33 @@ def build_services(settings: Settings, db: Database) -> Services:
     activity_routes.register(registry)
     smtp_user_routes.register(registry)
     ip_access_routes.register(registry)
-    worker = build_worker(settings, db)
+    keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
+    worker = build_worker(settings, db, keyring)
+    lists = AllowedListService(db)
     return Services(
         settings=settings,
         db=db,
         registry=registry,
         keys=KeyAuthenticator(db),
         email=EmailService(
-            db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db)
+            db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
         ),
         activity=ActivityService(db),
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
         ip_access=IpAccessService(db),
         feedback=FeedbackService(db, settings.effective_return_path_domain),
+        allowed_lists=lists,
+        domains=build_domain_service(settings, db, keyring),
         worker=worker,
     )
 
 
-def build_policies(settings: Settings, db: Database) -> Policies:
+def build_policies(settings: Settings, db: Database, lists: AllowedListService) -> Policies:
     """Every feature's send policy, asked in this order on the API and SMTP paths."""
-    policies = Policies([AllowedListPolicy(db)])
+    policies = Policies([AllowedListPolicy(lists)])
     if settings.verified_sender_required:
-        policies.add(VerifiedSenderPolicy(db))
+        policies.add(VerifiedSenderPolicy(db, lists))
     return policies
 
 
@@ -91,12 +97,12 @@ def build_transport(settings: Settings) -> Transport:
     return build_network_transport(settings)
 
 
-def build_worker(settings: Settings, db: Database) -> DeliveryWorker:
+def build_worker(settings: Settings, db: Database, keyring: DkimKeyring | None = None) -> DeliveryWorker:
     return DeliveryWorker(
         db,
         build_transport(settings),
         policy=RetryPolicy.from_settings(settings),
         return_path_domain=settings.effective_return_path_domain,
-        signer=DkimKeyring(db),
+        signer=keyring or DkimKeyring(db),
         lease=timedelta(seconds=settings.lease_seconds),
     )

@@ -101,6 +101,12 @@ class Settings:
     max_api_body: int = field(
         default=1024 * 1024, metadata={"description": "request body limit for other endpoints in bytes"}
     )
+    endpoint_rate_limits: bool = field(
+        default=True,
+        metadata={
+            "description": "per-key request limits of /activity/search, /api_keys/add, … (off for local use)"
+        },
+    )
     workers: bool = field(default=True, metadata={"description": "run delivery workers inside serve"})
     sqlite_synchronous: str = field(
         default="FULL", metadata={"description": "SQLite synchronous pragma (FULL survives power loss)"}

@@ -125,7 +125,12 @@ def test_sigkill_mid_delivery_loses_nothing(database_url: str, tmp_path: Path) -
                 time.sleep(0.2)
         finally:
             second.send_signal(signal.SIGTERM)
-            second.wait(timeout=20)
+            try:
+                assert second.wait(timeout=20) == 0, "the worker did not stop cleanly on SIGTERM"
+            finally:
+                if second.poll() is None:  # never leave a worker running against the test database
+                    second.kill()
+                    second.wait()
         assert len(peer.seen) == MESSAGES, f"{MESSAGES - len(peer.seen)} messages were lost"
         duplicates = sum(n - 1 for n in peer.seen.values())
         print(f"killed after {at_kill} deliveries; {duplicates} duplicates out of {MESSAGES}")

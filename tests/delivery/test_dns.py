@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from peers import dnsmasq
 
-from postroom.delivery.dns import DnsError, DnsResolver, order_exchanges
+from postroom.delivery.dns import DnsError, DnsResolver, NoSuchName, order_exchanges
 from postroom.testing import FakeResolver
 
 RECORDS = [
@@ -124,3 +124,56 @@ async def test_a_silent_server_times_out_as_temporary() -> None:
     assert not raised.value.permanent
     assert raised.value.message == "DNS lookup of MX for example.test timed out"
     assert asyncio.get_running_loop().time() - started < 2
+
+
+# --- TXT and CNAME lookups (RecordResolver), as sender-domain verification uses them ---------------
+
+RECORD_RECORDS = [
+    "--txt-record=key.records.test,v=DKIM1; k=rsa; p=" + "A" * 400,  # over 255: sent as several strings
+    "--txt-record=split.records.test,first,second",  # one record of two strings
+    "--txt-record=twice.records.test,one",
+    "--txt-record=twice.records.test,two",
+    "--cname=alias.records.test,Target.Elsewhere.test",
+    "--host-record=plain.records.test,127.0.0.5",
+]
+
+
+@pytest.fixture(scope="module")
+def record_server() -> Iterator[tuple[str, int]]:
+    with dnsmasq(RECORD_RECORDS) as address:
+        yield address
+
+
+async def test_txt_records_come_whole_one_string_per_record(record_server: tuple[str, int]) -> None:
+    resolver = DnsResolver([record_server], timeout=2, cache=False)
+    assert await resolver.resolve_txt("key.records.test") == ["v=DKIM1; k=rsa; p=" + "A" * 400]
+    assert await resolver.resolve_txt("split.records.test") == ["firstsecond"]
+    assert sorted(await resolver.resolve_txt("twice.records.test")) == ["one", "two"]
+
+
+async def test_a_cname_target_is_lower_case_without_the_final_dot(record_server: tuple[str, int]) -> None:
+    resolver = DnsResolver([record_server], timeout=2, cache=False)
+    assert await resolver.resolve_cname("alias.records.test") == "target.elsewhere.test"
+    assert await resolver.resolve_cname("ALIAS.records.test.") == "target.elsewhere.test"
+
+
+async def test_no_record_and_no_name_are_empty_answers(record_server: tuple[str, int]) -> None:
+    resolver = DnsResolver([record_server], timeout=2, cache=False)
+    assert await resolver.resolve_txt("plain.records.test") == []  # the name exists, no TXT (NoAnswer)
+    assert await resolver.resolve_txt("missing.records.test") == []  # NXDOMAIN
+    assert await resolver.resolve_cname("plain.records.test") == ""
+    assert await resolver.resolve_cname("missing.records.test") == ""
+
+
+async def test_a_refused_txt_or_cname_lookup_is_an_error(record_server: tuple[str, int]) -> None:
+    resolver = DnsResolver([record_server], timeout=2, cache=False)
+    for lookup in (resolver.resolve_txt, resolver.resolve_cname):
+        with pytest.raises(DnsError) as raised:
+            await lookup("example.org")
+        assert not raised.value.permanent and "REFUSED" in raised.value.message
+
+
+async def test_nxdomain_is_still_a_permanent_dns_error_for_mx(record_server: tuple[str, int]) -> None:
+    with pytest.raises(NoSuchName) as raised:
+        await DnsResolver([record_server], timeout=2).resolve_mx("missing.records.test")
+    assert isinstance(raised.value, DnsError) and raised.value.permanent

@@ -1,19 +1,82 @@
-"""The one place a caller's access is decided, for every HTTP door: permission, then the IP allow list."""
+"""The one place a caller's access is decided, for every HTTP door: who the key is, permission, the IP
+allow list, then the request and sending limits (decisions.md; reference §2.6).
+
+Limits are counted in this process (features.api_keys.limits) and answer 429 REQ_LIMIT_EXCEEDED with
+`X-RateLimit-*` and `Retry-After`:
+- failed key checks per client IP: after AUTH_FAILURES in AUTH_WINDOW seconds a further failure is a
+  429 instead of a 401, while a good key from the same IP keeps working (it is always checked);
+- per-endpoint request limits per key (ENDPOINT_LIMITS), unless settings turn them off;
+- a key's custom sending limit, counted in messages on SENT_PATHS (a batch counts its items).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from postroom.errors import Forbidden
+from starlette.datastructures import Headers
+
+from postroom.api.auth import key_from
+from postroom.errors import AuthError, Forbidden
+from postroom.features.api_keys.admin import PERMISSIONS_PATH
+from postroom.features.api_keys.limits import LimitExceeded, Quota, per
 from postroom.features.api_keys.service import Principal
 
 if TYPE_CHECKING:
     from postroom.services import Services
 
+# canonical path → (requests, per seconds), per API key (reference §2.6, decisions.md)
+ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
+    "/activity/search": (60, 60.0),
+    "/api_keys/add": (5, 60.0),
+    "/email/search": (20, 60.0),
+    "/subaccount/add": (50, 3600.0),
+}
+SENT_PATHS = {"/email/send", "/email/mime", "/email/batch"}
+ALWAYS_ALLOWED = {PERMISSIONS_PATH}  # any valid key may ask what it may call
+AUTH_FAILURES = 50
+AUTH_WINDOW = 60.0
 
-async def authorize(services: Services, principal: Principal, path: str, ip: str) -> None:
-    """Raise Forbidden unless the key may call `path` (canonical) and `ip` passes the API allow list."""
-    if not principal.may_call(path):
+
+async def authenticate(services: Services, headers: Headers, body: dict[str, Any], ip: str) -> Principal:
+    """The request's key as a principal; AuthError (401), or LimitExceeded once `ip` failed too often."""
+    try:
+        return await services.keys.authenticate(key_from(headers, body))
+    except AuthError as exc:
+        quota = services.keys.limits.record(f"auth-failures:{ip}", AUTH_FAILURES, AUTH_WINDOW)
+        if quota is not None:
+            raise LimitExceeded(
+                f"Too many requests with a missing or invalid API key from {ip}", quota
+            ) from exc
+        raise
+
+
+async def authorize(
+    services: Services, principal: Principal, path: str, ip: str, body: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Raise Forbidden unless the key may call `path` (canonical) and `ip` passes the API allow list,
+    LimitExceeded when a limit is reached; returns the `X-RateLimit-*` headers of a limited call."""
+    if path not in ALWAYS_ALLOWED and not principal.may_call(path):
         raise Forbidden("You do not have permission to access this API endpoint")
     if not await services.ip_access.api_allowed(principal.account_id, ip):
         raise Forbidden(f"The IP address {ip} is not on this account's API allow list")
+    quota = _take(services, principal, path, body or {})
+    return quota.headers() if quota else {}
+
+
+def _take(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> Quota | None:
+    limits = services.keys.limits
+    if path in ENDPOINT_LIMITS and services.settings.endpoint_rate_limits:
+        n, seconds = ENDPOINT_LIMITS[path]
+        refusal = f"This endpoint is rate limited to {n} requests every {per(seconds)}"
+        return limits.take(f"{path}:{principal.key_id}", 1, n, seconds, refusal)
+    if path in SENT_PATHS and principal.ratelimit:
+        n, seconds = principal.ratelimit
+        refusal = f"This API key's sending limit of {n} emails every {per(seconds)} is reached"
+        return limits.take(f"sent:{principal.key_id}", _messages(path, body), n, seconds, refusal)
+    return None
+
+
+def _messages(path: str, body: dict[str, Any]) -> int:
+    """How many messages a send request asks for: one, or a batch's items."""
+    emails = body.get("emails") if path == "/email/batch" else None
+    return max(1, len(emails)) if isinstance(emails, list) else 1

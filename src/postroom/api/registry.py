@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from postroom.features.api_keys.permissions import Catalog
+
 if TYPE_CHECKING:
     from postroom.api.call import Call
 
@@ -50,35 +52,15 @@ PLANNED = {
     "/sms/view-received": ("/sms/received",),
     "/sms/view-sent": ("/sms/sent",),
     "/sms/summary": (),
-    "/domain/add": (),
-    "/domain/verify": (),
-    "/domain/view": (),
-    "/domain/remove": (),
-    "/domain/tracking": (),
-    "/domain/returnpath": (),
-    "/domain/subaccount_access": (),
     "/single_sender_emails/add": ("/sender/add",),
     "/single_sender_emails/view": ("/sender/view",),
     "/single_sender_emails/remove": ("/sender/remove",),
-    "/api_keys/view": (),
-    "/api_keys/add": (),
-    "/api_keys/edit": ("/api_keys/patch",),
-    "/api_keys/remove": (),
-    "/api_keys/permissions": (),
     "/subaccount/add": (),
     "/subaccount/edit": ("/subaccount/update",),
     "/subaccounts/search": ("/subaccount/search",),
     "/subaccount/close": (),
     "/subaccount/reopen": (),
     "/subaccount/reinvite": ("/subaccount/resend_invite",),
-    "/allowed_senders/add": (),
-    "/allowed_senders/update": (),
-    "/allowed_senders/view": (),
-    "/allowed_senders/remove": (),
-    "/allowed_recipients/add": (),
-    "/allowed_recipients/update": (),
-    "/allowed_recipients/view": (),
-    "/allowed_recipients/remove": (),
     "/archive/search": (),
     "/archive/email": ("/archive/view",),
     "/dedicated_ips/view": (),
@@ -99,6 +81,13 @@ class Registry:
 
     def resolve(self, path: str) -> Endpoint | None:
         return self._lookup.get(path.rstrip("/") or "/")
+
+    def catalog(self) -> Catalog:
+        """What a key's `endpoints` may name: every canonical path, served or planned; aliases are not."""
+        aliases = {a: e.path for e in self.endpoints.values() for a in e.aliases}
+        aliases.update({a: path for path, planned in PLANNED.items() for a in planned})
+        served = frozenset(self.endpoints)
+        return Catalog(paths=served | frozenset(PLANNED), served=served, aliases=aliases)
 
     @staticmethod
     def planned(path: str) -> bool:

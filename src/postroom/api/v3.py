@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from postroom.api.access import authorize
-from postroom.api.auth import key_from
+from postroom.api.access import authenticate, authorize
 from postroom.api.body import decode_json_object
 from postroom.api.call import Call
 from postroom.api.envelope import envelope, error_envelope
@@ -83,14 +82,17 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
             else services.settings.max_api_body
         )
         body = decode_json_object(await read_body(request, limit))
-        principal = await services.keys.authenticate(key_from(request.headers, body))
-        await authorize(services, principal, endpoint.path, client_ip(request))
+        principal = await authenticate(services, request.headers, body, client_ip(request))
+        limits = await authorize(services, principal, endpoint.path, client_ip(request), body)
         call = Call(services, principal, body, request_id, client_ip(request), request.method)
-        return envelope(request_id, await endpoint.handler(call))
+        return envelope(request_id, await endpoint.handler(call), headers=limits)
     except PostroomError as exc:
         if path.rstrip("/") in SEND_PATHS:
-            return envelope(request_id, send_failure(exc), status=exc.status)
-        return error_envelope(request_id, exc)
+            response = envelope(request_id, send_failure(exc), status=exc.status)
+        else:
+            response = error_envelope(request_id, exc)
+        response.headers.update(getattr(exc, "headers", {}))  # a 429's X-RateLimit-* and Retry-After
+        return response
     except Exception:
         log.exception("unexpected error in %s (request_id=%s)", path, request_id)
         return error_envelope(request_id, PostroomError("An unexpected error occurred; see the server log"))

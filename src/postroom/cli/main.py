@@ -154,6 +154,7 @@ def worker(**flags: Any) -> None:
     import signal
 
     from postroom.app import prepare
+    from postroom.features.domains.verify import DomainReverifier
     from postroom.services import build_worker
 
     settings = _settings(**flags)
@@ -163,13 +164,21 @@ def worker(**flags: Any) -> None:
     async def run() -> None:
         db.start()
         delivery = build_worker(settings, db)
+        reverifier = DomainReverifier(db, settings)  # sender domains not yet verified, every 7 minutes
         task = asyncio.create_task(delivery.run())
+        reverify = asyncio.create_task(reverifier.run())
         click.echo(f"Postroom worker {delivery.worker_id} is delivering ({settings.delivery_mode} mode)")
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:  # one handler per signal: a second add_signal_handler would replace it
+            delivery.stop()
+            reverifier.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, delivery.stop)
+            loop.add_signal_handler(sig, stop)
         await task
+        await reverify
         db.close()
 
     asyncio.run(run())

@@ -1,9 +1,13 @@
-"""MX and address lookups for direct delivery: the `Resolver` seam and its dnspython implementation.
+"""DNS lookups: MX and addresses for direct delivery (`Resolver`), TXT and CNAME for domain checks.
 
 `resolve_mx(domain)` gives the hosts to try, in order (RFC 5321 §5.1): MX records by preference, those
 of equal preference shuffled; the domain itself when it has no MX record (the "implicit MX"). A null
 MX (RFC 7505) and a domain that does not exist are permanent failures; a server failure or a timeout
 is temporary. Failures are raised as `DnsError`; the fake beside it is `postroom.testing.FakeResolver`.
+
+`resolve_txt(name)` and `resolve_cname(name)` (the `RecordResolver` seam, used to verify sender
+domains) answer "none" for a name without such a record or that does not exist, and raise DnsError
+only when no answer came (SERVFAIL, REFUSED, timeout).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.asyncresolver
 import dns.exception
@@ -33,6 +37,13 @@ class DnsError(Exception):
         self.permanent = permanent
 
 
+class NoSuchName(DnsError):
+    """NXDOMAIN: the name does not exist (RFC 8020), always permanent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class Resolver(Protocol):
     async def resolve_mx(self, domain: str) -> list[str]:
         """The hosts to try for mail to `domain`, best first; raises DnsError."""
@@ -40,6 +51,16 @@ class Resolver(Protocol):
 
     async def resolve_addresses(self, host: str) -> list[str]:
         """The IPv4 then IPv6 addresses of `host`; raises DnsError when it has none."""
+        ...
+
+
+class RecordResolver(Protocol):
+    async def resolve_txt(self, name: str) -> list[str]:
+        """Each TXT record at `name`, its strings joined (RFC 6376 §3.6.2.2); [] when there is none."""
+        ...
+
+    async def resolve_cname(self, name: str) -> str:
+        """The target of the CNAME at `name` (lower case, no final dot); "" when there is none."""
         ...
 
 
@@ -82,12 +103,15 @@ class DnsResolver:
         nameservers: list[tuple[str, int]] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
+        cache: bool = True,
     ) -> None:
+        """`cache=False` asks every time: what checking newly published records needs."""
         self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
             self._resolver.nameservers = [dns.nameserver.Do53Nameserver(a, p) for a, p in nameservers]
         self._resolver.lifetime = timeout
-        self._resolver.cache = dns.resolver.LRUCache()
+        if cache:
+            self._resolver.cache = dns.resolver.LRUCache()
         self._rng = rng or random.SystemRandom()
 
     async def resolve_mx(self, domain: str) -> list[str]:
@@ -120,6 +144,21 @@ class DnsResolver:
             return []
         return [r.to_text() for r in answer]
 
+    async def resolve_txt(self, name: str) -> list[str]:
+        records = await self._records(name, "TXT")
+        return [b"".join(r.strings).decode("ascii", "replace") for r in records]
+
+    async def resolve_cname(self, name: str) -> str:
+        records = await self._records(name, "CNAME")
+        return str(records[0].target.to_text()).rstrip(".").lower() if records else ""
+
+    async def _records(self, name: str, rdtype: str) -> list[Any]:
+        """The records of one type at `name`; [] when the name has none or does not exist."""
+        try:
+            return list(await self._query(name, rdtype))
+        except (dns.resolver.NoAnswer, NoSuchName):
+            return []
+
     async def _query(self, name: str, rdtype: str) -> dns.resolver.Answer:
         """One lookup; DnsError for anything but an answer or NoAnswer (the name exists, no such record)."""
         try:
@@ -128,7 +167,7 @@ class DnsResolver:
         except dns.resolver.NoAnswer:
             raise
         except dns.resolver.NXDOMAIN:
-            raise DnsError(f"{name} does not exist (NXDOMAIN)", permanent=True) from None
+            raise NoSuchName(f"{name} does not exist (NXDOMAIN)") from None
         except dns.resolver.LifetimeTimeout:
             raise DnsError(f"DNS lookup of {rdtype} for {name} timed out", permanent=False) from None
         except dns.resolver.NoNameservers:

@@ -67,3 +67,63 @@ def test_malformed_and_unknown(db: Any) -> None:
         asyncio.run(auth.authenticate("api-123"))
     with pytest.raises(InvalidKey):
         asyncio.run(auth.authenticate("api-" + "E" * 32))
+
+
+def test_a_stale_answer_is_not_served_past_its_grace(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's change (here: straight to the database) applies within CACHE + STALE seconds."""
+    monkeypatch.setattr(service, "CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(service, "STALE_SECONDS", 0.05)
+    auth = KeyAuthenticator(db)
+
+    async def go() -> None:
+        await auth.authenticate(TEST_KEY)
+        db.write_sync(lambda c: c.execute(update(api_keys).values(status="blocked")))
+        await asyncio.sleep(0.1)
+        with pytest.raises(InvalidKey):
+            await auth.authenticate(TEST_KEY)  # the very next call: no stale answer, no refresh race
+
+    asyncio.run(go())
+
+
+class GatedDb(CountingDb):
+    """Reads wait for `gate`, so a change can land while one is in flight."""
+
+    def __init__(self, db: Any) -> None:
+        super().__init__(db)
+        self.gate = asyncio.Event()
+
+    async def read(self, fn: Any) -> Any:
+        result = await super().read(fn)
+        await self.gate.wait()
+        return result
+
+
+def test_forget_drops_one_key_and_an_answer_read_before_it(db: Any) -> None:
+    gated = GatedDb(db)
+    auth = KeyAuthenticator(gated)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        loading = asyncio.create_task(auth.authenticate(TEST_KEY))
+        while gated.reads == 0:
+            await asyncio.sleep(0.001)
+        auth.forget(service.hash_key(TEST_KEY))  # e.g. blocked while the old row was being read
+        gated.gate.set()
+        await loading
+        await auth.authenticate(TEST_KEY)
+        assert gated.reads == 2  # the answer read before forget() was not cached
+        await auth.authenticate(TEST_KEY)
+        assert gated.reads == 2
+
+    asyncio.run(go())
+
+
+def test_principal_carries_sandbox_and_the_sending_limit(db: Any) -> None:
+    settings = {"custom_ratelimit": True, "custom_ratelimit_value": 2, "custom_ratelimit_seconds": 10}
+    db.write_sync(
+        lambda c: c.execute(update(api_keys).values(status="sandbox", settings={**settings, "ip_pool": None}))
+    )
+    principal = asyncio.run(KeyAuthenticator(db).authenticate(TEST_KEY))
+    assert principal.sandbox is True and principal.ratelimit == (2, 10.0)
+    db.write_sync(lambda c: c.execute(update(api_keys).values(status="allowed", settings=None)))
+    principal = asyncio.run(KeyAuthenticator(db).authenticate(TEST_KEY))
+    assert principal.sandbox is False and principal.ratelimit is None

@@ -46,6 +46,14 @@ def test_only_verified_sender_domains_may_send_when_required(make_server: Any) -
         assert client.mail("app@good.example")[0] == 250
 
 
+def test_an_allowed_senders_list_replaces_the_verified_domain_check(make_server: Any) -> None:
+    server = make_server(require_verified_sender="true")
+    body = {"allowed_senders": ["app@elsewhere.example"], "mode": "whitelist"}
+    assert server.post("allowed_senders/update", body).status_code == 200
+    data = server.post("email/send", {**BODY, "sender": "app@elsewhere.example"}).json()["data"]
+    assert data["succeeded"] == 1
+
+
 def test_unverified_senders_are_accepted_when_not_required(make_server: Any) -> None:
     server = make_server(require_verified_sender="false")
     data = server.post("email/send", {**BODY, "sender": "app@elsewhere.example"}).json()["data"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from postroom.storage.tables import accounts, api_keys, server_state
 
@@ -44,6 +44,32 @@ def key_by_id(conn: Connection, key_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def key_of(conn: Connection, account_id: str, key_id: str) -> dict[str, Any] | None:
+    """The account's key with this identity (compared without letter case); None for another account's."""
+    row = conn.execute(
+        select(api_keys).where(
+            api_keys.c.account_id == account_id, func.upper(api_keys.c.id) == key_id.upper()
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def keys_of(conn: Connection, account_id: str, search: str = "") -> list[dict[str, Any]]:
+    """The account's keys, oldest first; `search` keeps those whose description contains it (any case)."""
+    query = select(api_keys).where(api_keys.c.account_id == account_id)
+    if search:
+        query = query.where(func.lower(api_keys.c.description).contains(search.lower(), autoescape=True))
+    return [dict(r._mapping) for r in conn.execute(query.order_by(api_keys.c.created_at, api_keys.c.id))]
+
+
+def update_key(conn: Connection, key_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+
+
+def delete_key(conn: Connection, key_id: str) -> None:
+    conn.execute(delete(api_keys).where(api_keys.c.id == key_id))
+
+
 def replace_key_hash(conn: Connection, key_id: str, key_hash: str) -> None:
     conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(key_hash=key_hash))
 
@@ -54,3 +80,7 @@ def get_state(conn: Connection, name: str) -> str | None:
 
 def set_state(conn: Connection, name: str, value: str) -> None:
     conn.execute(insert(server_state).values(name=name, value=value))
+
+
+def replace_state(conn: Connection, name: str, value: str) -> None:
+    conn.execute(update(server_state).where(server_state.c.name == name).values(value=value))

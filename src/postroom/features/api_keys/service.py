@@ -2,23 +2,29 @@
 
 Keys are stored only as a SHA-256 hash; a key's identity (and its `username` in activity) is its
 first 16 characters. Raises MalformedKey for a missing or malformed key and InvalidKey for an
-unknown or blocked one.
+unknown or blocked one. Managing keys (/api_keys/*) is features.api_keys.admin.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from postroom.errors import InvalidKey, MalformedKey
 from postroom.features.api_keys import repo
-from postroom.features.api_keys.permissions import ALL, allows, normalize_grant
+from postroom.features.api_keys.admin import KeyAdmin
+from postroom.features.api_keys.identity import Principal as Principal
+from postroom.features.api_keys.identity import hash_key as hash_key
+from postroom.features.api_keys.identity import key_id_of as key_id_of
+from postroom.features.api_keys.limits import Limiter
+from postroom.features.api_keys.permissions import ALL, normalize_grant
+from postroom.features.api_keys.profile import ratelimit_of_row
 from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
@@ -26,24 +32,12 @@ from postroom.storage.database import Database
 log = logging.getLogger(__name__)
 MASTER_ACCOUNT_NAME = "Master account"
 BOOTSTRAP_STATE = "bootstrap_key_id"
+# A cached answer is fresh for CACHE_SECONDS; for STALE_SECONDS more it is still served while one
+# background read refreshes it; older than that, the request waits for the read. So a change made
+# by another process (a key blocked, its endpoints cut) takes effect there within 10 seconds; the
+# process that made the change forgets the key at once.
 CACHE_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's identity, its account and what it may call."""
-
-    key_id: str
-    account_id: str
-    account_name: str
-    endpoints: tuple[str, ...]
-
-    @property
-    def username(self) -> str:
-        return self.key_id
-
-    def may_call(self, path: str) -> bool:
-        return allows(self.endpoints, path)
+STALE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -52,14 +46,6 @@ class Bootstrap:
 
     key_id: str
     shown_key: str | None
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.upper().encode()).hexdigest()
-
-
-def key_id_of(key: str) -> str:
-    return key[:16]
 
 
 def _now() -> datetime:
@@ -114,20 +100,23 @@ def bootstrap(conn: Connection, fixed_key: str = "", reset: bool = False) -> Boo
     if existing is not None and not reset:
         return Bootstrap(existing, None)
     key = new_api_key()
-    if existing is not None:
+    if existing is not None and repo.key_by_id(conn, existing) is not None:
         repo.replace_key_hash(conn, existing, hash_key(key))
         return Bootstrap(existing, key)
     _store_key(conn, key, account_id, [ALL], "bootstrap key")
-    repo.set_state(conn, BOOTSTRAP_STATE, key_id_of(key))
+    if existing is None:
+        repo.set_state(conn, BOOTSTRAP_STATE, key_id_of(key))
+    else:  # the bootstrap key was removed through /api_keys/remove: a reset makes a new one
+        repo.replace_state(conn, BOOTSTRAP_STATE, key_id_of(key))
     return Bootstrap(key_id_of(key), key)
 
 
 class KeyAuthenticator:
-    """Resolves keys to principals from a small in-process cache.
+    """Resolves keys to principals from a small in-process cache; holds the keys' admin and limits.
 
-    An entry is fresh for CACHE_SECONDS; after that the old answer is still served while one
-    background read refreshes it (stale-while-revalidate), and concurrent misses share one read
-    (single flight), so a cache expiry under load never stalls every request at once.
+    An entry is fresh for CACHE_SECONDS; for STALE_SECONDS after that the old answer is still
+    served while one background read refreshes it (stale-while-revalidate), and concurrent misses
+    share one read (single flight), so a cache expiry under load never stalls every request at once.
     """
 
     def __init__(self, db: Database) -> None:
@@ -135,6 +124,9 @@ class KeyAuthenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
         self._refreshes: set[asyncio.Task[Principal | None]] = set()
+        self._generation = 0  # bumped by forget(): a read begun before it is not cached
+        self.admin = KeyAdmin(db, self.forget)
+        self.limits = Limiter()
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -143,11 +135,12 @@ class KeyAuthenticator:
             raise MalformedKey("The API key is malformed: expected 'api-' followed by 32 characters")
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        if cached is None:
+        now = time.monotonic()
+        if cached is None or cached[0] + STALE_SECONDS <= now:
             principal = await self._load(digest)
         else:
             expires, principal = cached
-            if expires <= time.monotonic() and digest not in self._loading:
+            if expires <= now and digest not in self._loading:
                 task = asyncio.create_task(self._load(digest))
                 self._refreshes.add(task)
                 task.add_done_callback(self._refresh_done)
@@ -155,9 +148,13 @@ class KeyAuthenticator:
             raise InvalidKey("The API key is not valid")
         return principal
 
-    def forget(self) -> None:
-        """Drop every cached answer (after keys change in this process)."""
-        self._cache.clear()
+    def forget(self, digest: str | None = None) -> None:
+        """Drop the cached answer for one key hash, or every answer (after keys change in this process)."""
+        self._generation += 1
+        if digest is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(digest, None)
 
     def _refresh_done(self, task: asyncio.Task[Principal | None]) -> None:
         self._refreshes.discard(task)
@@ -171,6 +168,7 @@ class KeyAuthenticator:
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
         self._loading[digest] = future
+        generation = self._generation
         try:
             principal = await self._db.read(lambda conn: _load_principal(conn, digest))
         except BaseException as exc:
@@ -183,7 +181,8 @@ class KeyAuthenticator:
             self._loading.pop(digest, None)
         if len(self._cache) > 10000:
             self._cache.clear()
-        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        if generation == self._generation:
+            self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
         future.set_result(principal)
         return principal
 
@@ -196,14 +195,14 @@ def _load_principal(conn: Connection, digest: str) -> Principal | None:
     return _principal_of(repo.key_by_hash(conn, digest))
 
 
-def _principal_of(row: dict[str, object] | None) -> Principal | None:
+def _principal_of(row: dict[str, Any] | None) -> Principal | None:
     if row is None or row["status"] == "blocked":
         return None
-    endpoints = row["endpoints"]
-    assert isinstance(endpoints, list)
     return Principal(
         key_id=str(row["id"]),
         account_id=str(row["account_id"]),
         account_name=str(row["account_name"]),
-        endpoints=tuple(str(e) for e in endpoints),
+        endpoints=tuple(str(e) for e in row["endpoints"]),
+        sandbox=row["status"] == "sandbox",
+        ratelimit=ratelimit_of_row(row),
     )

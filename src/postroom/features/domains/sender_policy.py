@@ -8,12 +8,13 @@ that time, one verified through this process's service counts at once (`forget`)
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
+from postroom.features.allowed_lists.service import AllowedListService
+from postroom.features.domains.names import lookup_name
 from postroom.storage.database import Database
 from postroom.storage.tables import sender_domains
 
@@ -33,8 +34,12 @@ def _verified(conn: Connection, account_id: str) -> frozenset[str]:
 
 
 class VerifiedSenderPolicy:
-    def __init__(self, db: Database) -> None:
+    """With an allowed-senders whitelist or blacklist in force, that list decides instead (reference
+    §7.6: it turns the sender-domain check off)."""
+
+    def __init__(self, db: Database, lists: AllowedListService) -> None:
         self._db = db
+        self._lists = lists
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
     def forget(self, account_id: str) -> None:
@@ -49,9 +54,9 @@ class VerifiedSenderPolicy:
         return domains
 
     async def sender_refusal(self, account_id: str, sender: str) -> str | None:
-        domain = sender.rpartition("@")[2].lower().rstrip(".")
-        with contextlib.suppress(UnicodeError):
-            domain = domain.encode("idna").decode("ascii")
+        if (await self._lists.snapshot(account_id)).restricts_senders:
+            return None
+        domain = lookup_name(sender.rpartition("@")[2])
         if domain in await self.verified_domains(account_id):
             return None
         return REFUSAL.format(sender=sender, domain=domain or "(none)")

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from postroom.api.access import authorize
-from postroom.api.auth import key_from
+from postroom.api.access import authenticate, authorize
 from postroom.api.body import convert
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.errors import PostroomError
@@ -32,8 +31,8 @@ def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
-            principal = await services.keys.authenticate(key_from(request.headers))
             ip = request.client.host if request.client else ""
+            principal = await authenticate(services, request.headers, {}, ip)
             await authorize(services, principal, request.url.path, ip)
             return await inner(request, services, principal)
         except PostroomError as exc:
