@@ -109,3 +109,10 @@ def test_migrate_and_keys_create(tmp_path: Path) -> None:
     row = db.read_sync(lambda c: repo.key_by_id(c, key_id_of(key)))
     db.close()
     assert row is not None and row["endpoints"] == ["/email/*", "/activity/search"]
+
+
+def test_keys_create_refuses_aliases_and_unknown_paths(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for grant, words in (("/smtp/add", "alias"), ("/nothing/here", "names no endpoint")):
+        result = runner.invoke(main, ["keys", "create", "--data-dir", str(tmp_path), "--permissions", grant])
+        assert result.exit_code != 0 and words in result.output, result.output

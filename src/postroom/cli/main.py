@@ -211,10 +211,16 @@ def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) ->
     """Create an API key on the master account and print it (shown once)."""
     from postroom.app import prepare
     from postroom.features.api_keys import service
+    from postroom.features.api_keys.permissions import grant_problem
+    from postroom.services import build_services
 
     settings = _settings(**flags)
     db, _ = prepare(settings)
-    grants = [g for p in permissions for g in p.replace(",", " ").split()]
+    grants = [g for p in permissions for g in p.replace(",", " ").split()] or ["*"]
+    catalog = build_services(settings, db).registry.catalog()
+    problems = [problem for g in grants if (problem := grant_problem(g, catalog))]
+    if problems:
+        raise click.ClickException("; ".join(problems))
     key = db.write_sync(
         lambda c: service.create_key(c, service.ensure_master_account(c), grants, description)
     )
