@@ -30,6 +30,11 @@ class WindowCounter:
         self._windows[key] = (start, n + 1)
         return n + 1
 
+    def started(self, key: str) -> float | None:
+        """When the key's current window began (None before its first event)."""
+        window = self._windows.get(key)
+        return window[0] if window else None
+
     def discount(self, key: str) -> None:
         """Take back one event recorded in the current window (it turned out not to count)."""
         start, n = self._windows.get(key, (0.0, 0))

@@ -16,13 +16,6 @@ from postroom.errors import RateLimited
 from postroom.ratelimit import WindowCounter
 
 
-class _Windows(WindowCounter):
-    def started(self, key: str) -> float | None:
-        """When the key's current window began (None before its first event)."""
-        window = self._windows.get(key)
-        return window[0] if window else None
-
-
 @dataclass(frozen=True)
 class Quota:
     """Where a limit stands after a request: the `X-RateLimit-*` headers."""
@@ -61,7 +54,7 @@ class Limiter:
     """Named fixed windows. Taking is synchronous (no await), so concurrent requests cannot overrun."""
 
     def __init__(self) -> None:
-        self._windows = _Windows()
+        self._windows = WindowCounter()
 
     def _reset(self, name: str, seconds: float, now: float) -> float:
         start = self._windows.started(name)
