@@ -28,6 +28,8 @@ from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
 from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.smtp_users.service import SmtpUserService
+from postroom.features.subaccounts import routes as subaccount_routes
+from postroom.features.subaccounts.service import SubaccountService
 from postroom.settings import Settings
 from postroom.storage.database import Database
 
@@ -46,6 +48,7 @@ class Services:
     feedback: FeedbackService
     allowed_lists: AllowedListService
     domains: DomainService
+    subaccounts: SubaccountService
     worker: DeliveryWorker
 
 
@@ -58,14 +61,16 @@ def build_services(settings: Settings, db: Database) -> Services:
     activity_routes.register(registry)
     smtp_user_routes.register(registry)
     ip_access_routes.register(registry)
+    subaccount_routes.register(registry)
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)
+    keys = KeyAuthenticator(db)
     return Services(
         settings=settings,
         db=db,
         registry=registry,
-        keys=KeyAuthenticator(db),
+        keys=keys,
         email=EmailService(
             db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
         ),
@@ -76,6 +81,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         feedback=FeedbackService(db, settings.effective_return_path_domain),
         allowed_lists=lists,
         domains=build_domain_service(settings, db, keyring),
+        subaccounts=SubaccountService(db, on_change=keys.forget),
         worker=worker,
     )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 
 from postroom.api.auth import key_from
-from postroom.errors import AuthError, Forbidden
+from postroom.errors import AuthError, Forbidden, InvalidInput
 from postroom.features.api_keys.admin import PERMISSIONS_PATH
 from postroom.features.api_keys.limits import LimitExceeded, Quota, per
 from postroom.features.api_keys.service import Principal
@@ -61,6 +61,25 @@ async def authorize(
         raise Forbidden(f"The IP address {ip} is not on this account's API allow list")
     quota = _take(services, principal, path, body or {})
     return quota.headers() if quota else {}
+
+
+async def act(services: Services, principal: Principal, body: dict[str, Any]) -> Principal:
+    """The principal the request runs as: a master key naming `subaccount_id` acts for that subaccount
+    (its account, the key's own permissions). Forbidden for a subaccount's key or an account that is
+    not the caller's subaccount, Conflict (402) for a closed one. Asked after authorize, so the key's
+    own account's IP allow list and limits apply."""
+    subaccount_id = body.get("subaccount_id")
+    if subaccount_id is None or subaccount_id == "":
+        return principal
+    if not isinstance(subaccount_id, str):
+        raise InvalidInput("subaccount_id", "The field 'subaccount_id' must be a string")
+    return await services.subaccounts.act_for(principal, subaccount_id)
+
+
+async def check_quota(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> None:
+    """Conflict (402) when a send would go over a subaccount's monthly plan (`limit`)."""
+    if path in SENT_PATHS:
+        await services.subaccounts.check_quota(principal, _messages(path, body))
 
 
 def _take(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> Quota | None:

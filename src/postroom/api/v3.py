@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from postroom.api.access import authenticate, authorize
+from postroom.api.access import act, authenticate, authorize, check_quota
 from postroom.api.body import decode_json_object
 from postroom.api.call import Call
 from postroom.api.envelope import envelope, error_envelope
@@ -84,6 +84,8 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
         body = decode_json_object(await read_body(request, limit))
         principal = await authenticate(services, request.headers, body, client_ip(request))
         limits = await authorize(services, principal, endpoint.path, client_ip(request), body)
+        principal = await act(services, principal, body)
+        await check_quota(services, principal, endpoint.path, body)
         call = Call(services, principal, body, request_id, client_ip(request), request.method)
         return envelope(request_id, await endpoint.handler(call), headers=limits)
     except PostroomError as exc:

@@ -32,6 +32,16 @@ accounts = Table(
     Column("name", String(255), nullable=False),
     Column("parent_id", String(32), ForeignKey("accounts.id"), nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # subaccount profile (reference §7.13); the master account keeps the defaults
+    Column("email", String(255), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False, server_default="active"),  # active | closed
+    Column("plan_size", Integer, nullable=False, server_default="10000"),
+    Column("dedicated_ip", Boolean, nullable=False, server_default=false()),
+    Column("archiving", Boolean, nullable=False, server_default=false()),
+    Column("enforce_2fa", Boolean, nullable=False, server_default=false()),
+    Column("sms_enabled", Boolean, nullable=False, server_default=false()),
+    Column("sms_limit", Integer, nullable=False, server_default="1000"),
+    Column("ip_pool", Integer, nullable=True),
 )
 
 api_keys = Table(

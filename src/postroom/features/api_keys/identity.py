@@ -18,6 +18,12 @@ class Principal:
     endpoints: tuple[str, ...]
     sandbox: bool = False  # status `sandbox`: what it sends is captured, never delivered
     ratelimit: tuple[int, float] | None = None  # (messages, per seconds): its custom sending limit
+    parent_id: str | None = None  # the master account of a subaccount (None: the account is a master)
+    acting_for: str | None = None  # set when a master key acts for its subaccount `account_id`
+
+    @property
+    def is_master(self) -> bool:
+        return self.parent_id is None
 
     @property
     def username(self) -> str:

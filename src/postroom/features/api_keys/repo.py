@@ -11,7 +11,13 @@ from postroom.storage.tables import accounts, api_keys, server_state
 
 
 def master_account_id(conn: Connection) -> str | None:
-    return conn.execute(select(accounts.c.id).where(accounts.c.parent_id.is_(None)).limit(1)).scalar()
+    """The bootstrap (first) master account."""
+    query = (
+        select(accounts.c.id)
+        .where(accounts.c.parent_id.is_(None))
+        .order_by(accounts.c.created_at, accounts.c.id)
+    )
+    return conn.execute(query.limit(1)).scalar()
 
 
 def insert_account(conn: Connection, account_id: str, name: str, now: datetime) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from postroom.errors import InvalidKey, MalformedKey
 from postroom.features.api_keys import repo
@@ -28,6 +28,7 @@ from postroom.features.api_keys.profile import ratelimit_of_row
 from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
+from postroom.storage.tables import accounts
 
 log = logging.getLogger(__name__)
 MASTER_ACCOUNT_NAME = "Master account"
@@ -188,15 +189,30 @@ class KeyAuthenticator:
 
     async def by_key_id(self, key_id: str) -> Principal | None:
         """The principal of a key given its 16-character identity (used by web sessions)."""
-        return await self._db.read(lambda conn: _principal_of(repo.key_by_id(conn, key_id)))
+        return await self._db.read(
+            lambda conn: _principal_of(_with_account(conn, repo.key_by_id(conn, key_id)))
+        )
 
 
 def _load_principal(conn: Connection, digest: str) -> Principal | None:
-    return _principal_of(repo.key_by_hash(conn, digest))
+    return _principal_of(_with_account(conn, repo.key_by_hash(conn, digest)))
+
+
+def _with_account(conn: Connection, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The key row with its account's parent and state (a closed subaccount's keys are refused)."""
+    if row is None:
+        return None
+    account = conn.execute(
+        select(accounts.c.parent_id, accounts.c.state).where(accounts.c.id == row["account_id"])
+    ).first()
+    if account is None:
+        return None
+    return {**row, "account_parent_id": account.parent_id, "account_state": account.state}
 
 
 def _principal_of(row: dict[str, Any] | None) -> Principal | None:
-    if row is None or row["status"] == "blocked":
+    """The key's principal; None for a blocked key or a key of a closed subaccount (both refused)."""
+    if row is None or row["status"] == "blocked" or row.get("account_state") == "closed":
         return None
     return Principal(
         key_id=str(row["id"]),
@@ -205,4 +221,5 @@ def _principal_of(row: dict[str, Any] | None) -> Principal | None:
         endpoints=tuple(str(e) for e in row["endpoints"]),
         sandbox=row["status"] == "sandbox",
         ratelimit=ratelimit_of_row(row),
+        parent_id=row.get("account_parent_id"),
     )
