@@ -22,6 +22,8 @@ from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
 from postroom.features.domains.verify import DomainReverifier
 from postroom.features.messages.routes import routes as message_routes
+from postroom.features.single_senders.web import routes as single_sender_web_routes
+from postroom.features.subaccounts.web import routes as invitation_web_routes
 from postroom.ids import new_request_id
 from postroom.services import Services, build_services
 from postroom.settings import Settings
@@ -127,6 +129,8 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         Route("/healthz", healthz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *message_routes,
+        *single_sender_web_routes,
+        *invitation_web_routes,
         *web_routes,
     ]
     app = Starlette(

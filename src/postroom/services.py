@@ -16,6 +16,7 @@ from postroom.features.allowed_lists import routes as allowed_list_routes
 from postroom.features.allowed_lists.service import AllowedListPolicy, AllowedListService
 from postroom.features.api_keys import routes as api_key_routes
 from postroom.features.api_keys.service import KeyAuthenticator
+from postroom.features.dedicated_ips import routes as dedicated_ip_routes
 from postroom.features.domains import routes as domain_routes
 from postroom.features.domains.sender_policy import VerifiedSenderPolicy
 from postroom.features.domains.service import DkimKeyring, DomainService, build_domain_service
@@ -26,10 +27,14 @@ from postroom.features.feedback.service import FeedbackService
 from postroom.features.ip_access import routes as ip_access_routes
 from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
+from postroom.features.single_senders import routes as single_sender_routes
+from postroom.features.single_senders.service import SingleSenderService
 from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.smtp_users.service import SmtpUserService
 from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.subaccounts.service import SubaccountService
+from postroom.features.system_mail.links import LinkSigner
+from postroom.features.system_mail.service import SystemMailer
 from postroom.settings import Settings
 from postroom.storage.database import Database
 
@@ -49,6 +54,9 @@ class Services:
     allowed_lists: AllowedListService
     domains: DomainService
     subaccounts: SubaccountService
+    links: LinkSigner
+    system_mail: SystemMailer
+    single_senders: SingleSenderService
     worker: DeliveryWorker
 
 
@@ -62,18 +70,23 @@ def build_services(settings: Settings, db: Database) -> Services:
     smtp_user_routes.register(registry)
     ip_access_routes.register(registry)
     subaccount_routes.register(registry)
+    single_sender_routes.register(registry)
+    dedicated_ip_routes.register(registry)
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)
     keys = KeyAuthenticator(db)
+    email = EmailService(
+        db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
+    )
+    links = LinkSigner(db)
+    system_mail = SystemMailer(settings, email)
     return Services(
         settings=settings,
         db=db,
         registry=registry,
         keys=keys,
-        email=EmailService(
-            db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
-        ),
+        email=email,
         activity=ActivityService(db),
         messages=MessageService(db),
         smtp_users=SmtpUserService(db),
@@ -81,7 +94,10 @@ def build_services(settings: Settings, db: Database) -> Services:
         feedback=FeedbackService(db, settings.effective_return_path_domain),
         allowed_lists=lists,
         domains=build_domain_service(settings, db, keyring),
-        subaccounts=SubaccountService(db, on_change=keys.forget),
+        subaccounts=SubaccountService(db, on_change=keys.forget, mailer=system_mail, links=links),
+        links=links,
+        system_mail=system_mail,
+        single_senders=SingleSenderService(db, system_mail, links),
         worker=worker,
     )
 

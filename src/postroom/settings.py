@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -91,6 +92,22 @@ class Settings:
     return_path_domain: str = field(
         default="",
         metadata={"description": "domain of the VERP return path bounces+<token>@…; empty: the hostname"},
+    )
+    system_from: str = field(
+        default="",
+        metadata={
+            "description": "From address of invitations and verification links; empty: postroom@<hostname>"
+        },
+    )
+    public_url: str = field(
+        default="",
+        metadata={"description": "base URL for links in Postroom's own mail; empty: the HTTP listener's URL"},
+    )
+    ip_pools: str = field(
+        default="",
+        metadata={
+            "description": "delivery source addresses: name=addr,addr;name2=addr (pool ids count from 1)"
+        },
     )
     api_key: str = field(
         default="", metadata={"description": "fixed bootstrap API key (api-<32 hex>); never echoed"}
@@ -212,6 +229,53 @@ class Settings:
     def base_url(self) -> str:
         return f"http://{self.http_host}:{self.http_port}/v3/"
 
+    @property
+    def system_sender(self) -> str:
+        """The address Postroom's own mail comes from."""
+        return self.system_from or f"postroom@{self.hostname}"
+
+    @property
+    def public_base(self) -> str:
+        """Where links in Postroom's own mail point: public_url without a trailing slash."""
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return (self.public_url or f"http://{host}:{self.http_port}").rstrip("/")
+
+    @property
+    def pools(self) -> list[IpPool]:
+        """The configured dedicated IP pools, in order; a pool's id is its position counted from 1."""
+        return parse_ip_pools(self.ip_pools)
+
+
+@dataclass(frozen=True)
+class IpPool:
+    """A named set of local source addresses delivery may bind to (reference §7.8)."""
+
+    id: int
+    name: str
+    addresses: tuple[str, ...]
+
+
+def parse_ip_pools(text: str) -> list[IpPool]:
+    """'main=192.0.2.10,192.0.2.11;bulk=192.0.2.20' → pools 1 and 2; ValueError on a bad entry."""
+    pools: list[IpPool] = []
+    for number, part in enumerate(filter(None, (p.strip() for p in text.split(";"))), start=1):
+        name, sep, addresses = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"{part!r} is not name=address,address")
+        if any(p.name == name for p in pools):
+            raise ValueError(f"the pool name {name!r} is given twice")
+        parsed = []
+        for raw in filter(None, (a.strip() for a in addresses.split(","))):
+            try:
+                parsed.append(str(ipaddress.ip_address(raw)))
+            except ValueError:
+                raise ValueError(f"{raw!r} in pool {name!r} is not an IP address") from None
+        if not parsed:
+            raise ValueError(f"the pool {name!r} has no addresses")
+        pools.append(IpPool(number, name, tuple(parsed)))
+    return pools
+
 
 def parse_duration(text: str) -> int:
     """'90s', '5m', '2h', '5d' (or bare seconds) → seconds; ValueError on anything else."""
@@ -309,6 +373,14 @@ def _validate_delivery(s: Settings) -> None:
         raise ConfigError(f"setting 'mx_port': {s.mx_port} is not a TCP port")
     if s.require_verified_sender.lower() not in {"auto", *_TRUE, *_FALSE}:
         raise ConfigError("setting 'require_verified_sender': expected auto, true or false")
+    try:
+        _ = s.pools
+    except ValueError as exc:
+        raise ConfigError(f"setting 'ip_pools': {exc}") from None
+    if s.public_url and not re.match(r"^https?://[^/\s]+", s.public_url):
+        raise ConfigError("setting 'public_url': expected http://host[:port][/path] or https://…")
+    if s.system_from and not re.fullmatch(r"[^@\s]+@[^@\s]+", s.system_from):
+        raise ConfigError("setting 'system_from': expected an email address")
     if s.mx_rate < 0:
         raise ConfigError("setting 'mx_rate': must be 0 (unlimited) or more")
 

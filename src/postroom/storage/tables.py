@@ -42,6 +42,8 @@ accounts = Table(
     Column("sms_enabled", Boolean, nullable=False, server_default=false()),
     Column("sms_limit", Integer, nullable=False, server_default="1000"),
     Column("ip_pool", Integer, nullable=True),
+    # the pending invitation's nonce (a signed link names it; accepting or reinviting replaces it)
+    Column("invite_nonce", String(32), nullable=True),
 )
 
 api_keys = Table(
@@ -89,6 +91,8 @@ messages = Table(
     Column("scheduled_at", DateTime, nullable=True),
     # sent with a sandbox key or SMTP user: captured, never delivered, whatever the delivery mode
     Column("sandbox", Boolean, nullable=False, default=False, server_default=false()),
+    # the dedicated IP pool (settings.ip_pools id) delivery binds to; null: the default address
+    Column("ip_pool", Integer, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
     Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )
@@ -248,4 +252,17 @@ allowed_list_modes = Table(
         "mode", String(16), nullable=False
     ),  # senders: whitelist, blacklist, disabled; recipients: enabled, disabled
     Column("updated_at", DateTime, nullable=False),
+)
+
+single_senders = Table(
+    "single_senders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("email_address", String(320), nullable=False),  # lower-case, IDNA domain
+    Column("verified", Boolean, nullable=False, default=False, server_default=false()),
+    Column("nonce", String(32), nullable=False),  # the current verification link names it
+    Column("created_at", DateTime, nullable=False),
+    Column("verified_at", DateTime, nullable=True),
+    UniqueConstraint("account_id", "email_address", name="uq_single_senders_address"),
 )

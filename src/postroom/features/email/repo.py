@@ -34,6 +34,7 @@ class StoredMessage:
     schedule_id: str | None = None
     scheduled_at: datetime | None = None
     sandbox: bool = False  # captured only, never delivered
+    ip_pool: int | None = None  # the dedicated IP pool delivery binds to (settings.ip_pools id)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                 "schedule_id": m.schedule_id,
                 "scheduled_at": m.scheduled_at,
                 "sandbox": m.sandbox,
+                "ip_pool": m.ip_pool,
             }
             for m, now in items
         ],

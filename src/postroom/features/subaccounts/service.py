@@ -32,6 +32,8 @@ from postroom.features.subaccounts.schemas import (
     SubaccountSearchRequest,
     SubaccountSearchResult,
 )
+from postroom.features.system_mail.links import LinkSigner
+from postroom.features.system_mail.service import SystemMailer
 from postroom.storage.database import Database
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -115,9 +117,17 @@ def _child(conn: Connection, parent_id: str, subaccount_id: str) -> dict[str, An
 
 
 class SubaccountService:
-    def __init__(self, db: Database, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        on_change: Callable[[], None] | None = None,
+        mailer: SystemMailer | None = None,
+        links: LinkSigner | None = None,
+    ) -> None:
         self._db = db
         self._on_change = on_change or (lambda: None)
+        self._mailer = mailer
+        self._links = links
 
     async def add(self, principal: Principal, req: SubaccountAddRequest) -> SubaccountResult:
         parent_id = require_master(principal)

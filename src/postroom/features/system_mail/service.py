@@ -1,0 +1,69 @@
+"""Mail Postroom sends on its own behalf: subaccount invitations, single-sender verification links.
+
+It comes from `settings.system_sender` (POSTROOM_SYSTEM_FROM), is stored in the given master account
+like any other message (so it shows in that account's activity and capture store, and is delivered by
+the configured delivery mode), and skips the account's send policy: the server, not the account, is
+its author. Links are built on `settings.public_base` (POSTROOM_PUBLIC_URL).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from postroom.features.email import repo
+from postroom.features.email.service import EmailService
+from postroom.ids import new_email_id
+from postroom.mail.addresses import Address, parse_address
+from postroom.mail.compose import Composition, compose
+from postroom.settings import Settings
+
+USERNAME = "postroom"
+SOURCE = "system"
+
+
+class SystemMailer:
+    def __init__(self, settings: Settings, email: EmailService) -> None:
+        self._settings = settings
+        self._email = email
+        self._sender = parse_address(settings.system_sender)
+
+    def link(self, path: str) -> str:
+        """An absolute URL on the public base for a path like `/verify/sender/<token>`."""
+        return self._settings.public_base + path
+
+    async def send(self, account_id: str, to: str, subject: str, text: str, html: str = "") -> str:
+        """Store (durably) and queue one message to `to`, recorded in `account_id`; its email_id."""
+        recipient = parse_address(to)
+        email_id = new_email_id()
+        sender = Address(self._sender.addr, "Postroom")
+        raw = compose(
+            Composition(
+                sender=sender,
+                to=[recipient],
+                cc=[],
+                subject=subject,
+                message_id=f"<{email_id}@{self._sender.domain}>",
+                date=datetime.now(UTC),
+                text=text,
+                html=html,
+                headers=[("Auto-Submitted", "auto-generated")],
+            )
+        )
+        message = repo.StoredMessage(
+            email_id=email_id,
+            account_id=account_id,
+            username=USERNAME,
+            source=SOURCE,
+            client_ip="",
+            sender=sender.addr,
+            from_header=sender.header(),
+            to=[recipient.addr],
+            cc=[],
+            bcc=[],
+            reply_to="",
+            subject=subject,
+            raw=raw,
+            attachments=[],
+            recipients=[recipient.addr],
+        )
+        return await self._email.accept(message)
