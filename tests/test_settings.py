@@ -51,3 +51,47 @@ def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:
 
 def test_every_setting_is_described() -> None:
     assert all(description for _, _, description in settings_table())
+
+
+def test_ip_pools_parse_in_order_with_ids_from_one(tmp_path: Path) -> None:
+    s = load_settings(
+        env={"POSTROOM_IP_POOLS": "main=127.0.0.2, 127.0.0.3; bulk=::1"}, toml_path=tmp_path / "x.toml"
+    )
+    assert [(p.id, p.name, p.addresses) for p in s.pools] == [
+        (1, "main", ("127.0.0.2", "127.0.0.3")),
+        (2, "bulk", ("::1",)),
+    ]
+    assert load_settings(env={}, toml_path=tmp_path / "x.toml").pools == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("main", "not name=address"),
+        ("main=10.0.0.300", "not an IP address"),
+        ("main=", "has no addresses"),
+        ("a=127.0.0.2;a=127.0.0.3", "given twice"),
+    ],
+)
+def test_bad_ip_pools_are_named(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env={"POSTROOM_IP_POOLS": value}, toml_path=tmp_path / "x.toml")
+
+
+def test_system_mail_defaults_follow_hostname_and_listener(tmp_path: Path) -> None:
+    s = load_settings(
+        env={"POSTROOM_HOSTNAME": "mail.example.org", "POSTROOM_HTTP_PORT": "9000"},
+        toml_path=tmp_path / "x.toml",
+    )
+    assert (s.system_sender, s.public_base) == ("postroom@mail.example.org", "http://127.0.0.1:9000")
+    s = load_settings(
+        env={
+            "POSTROOM_SYSTEM_FROM": "noreply@example.org",
+            "POSTROOM_PUBLIC_URL": "https://mail.example.org/",
+        },
+        toml_path=tmp_path / "x.toml",
+    )
+    assert (s.system_sender, s.public_base) == ("noreply@example.org", "https://mail.example.org")
+    for env in ({"POSTROOM_PUBLIC_URL": "mail.example.org"}, {"POSTROOM_SYSTEM_FROM": "nobody"}):
+        with pytest.raises(ConfigError):
+            load_settings(env=env, toml_path=tmp_path / "x.toml")

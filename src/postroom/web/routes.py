@@ -21,6 +21,7 @@ from starlette.routing import Route
 from postroom.errors import AuthError, Forbidden, InvalidInput, PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages.schemas import ListQuery, MessageDetail
+from postroom.web import domains as domain_pages
 from postroom.web.inline import data_uri, referenced_images, rewrite_cids
 from postroom.web.layout import FILE_CSP, error_page
 from postroom.web.pages import list_page, message_page, sign_in_page
@@ -69,8 +70,10 @@ def _to_sign_in(request: Request) -> Response:
     return response
 
 
-def _signed_in(inner: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Resolve the session (or send the visitor to sign in), check the key's permission, then run."""
+def _signed_in(inner: Handler, api_path: str = "") -> Callable[[Request], Awaitable[Response]]:
+    """Resolve the session (or send the visitor to sign in), check the key's permission, then run.
+
+    The permission is that of the matching API path: `api_path` when given, else the capture API's."""
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
@@ -78,8 +81,9 @@ def _signed_in(inner: Handler) -> Callable[[Request], Awaitable[Response]]:
         if session is None:
             return _to_sign_in(request)
         try:
-            if not session.principal.may_call(_api_path(request)):
-                raise Forbidden("This API key may not read captured messages")
+            needed = api_path or _api_path(request)
+            if not session.principal.may_call(needed):
+                raise Forbidden(f"This API key may not call {needed}, which this page needs")
             return await inner(request, services, session)
         except PostroomError as exc:
             return error_page(exc.message, exc.status, session.csrf)
@@ -199,6 +203,11 @@ async def part(request: Request, services: Services, session: Session) -> Respon
     return Response(content, headers=_attachment_headers(content_type, filename))
 
 
+async def verify_domain(request: Request, services: Services, session: Session) -> Response:
+    await _checked_form(request, session)
+    return await domain_pages.verify(request, services, session)
+
+
 routes = [
     Route("/", _signed_in(index), methods=["GET"]),
     Route("/sign-in", sign_in_form, methods=["GET"]),
@@ -208,4 +217,7 @@ routes = [
     Route("/messages/{email_id}", _signed_in(message), methods=["GET"]),
     Route("/messages/{email_id}/raw", _signed_in(raw), methods=["GET"]),
     Route("/messages/{email_id}/parts/{index:int}", _signed_in(part), methods=["GET"]),
+    Route("/domains", _signed_in(domain_pages.domains, domain_pages.VIEW_API), methods=["GET"]),
+    Route("/domains/{domain}", _signed_in(domain_pages.domain, domain_pages.VIEW_API), methods=["GET"]),
+    Route("/domains/{domain}/verify", _signed_in(verify_domain, domain_pages.VERIFY_API), methods=["POST"]),
 ]

@@ -292,5 +292,5 @@ def build_domain_service(
         keyring,
         resolver=verify.verify_resolver(settings),
         targets=verify.targets_of(settings),
-        site_url=settings.base_url.removesuffix("/v3/"),
+        site_url=settings.public_base,
     )
