@@ -91,7 +91,12 @@ class PostroomApp:
 def build_smtp(services: Services) -> SmtpServer:
     """The SMTP submission server over the same email service as the HTTP API."""
     handler = SubmissionHandler(
-        services.settings, services.email, services.smtp_users, services.ip_access, services.feedback
+        services.settings,
+        services.email,
+        services.smtp_users,
+        services.ip_access,
+        services.feedback,
+        accounts=services.subaccounts,
     )
     return SmtpServer(services.settings, handler, services.ip_access)
 

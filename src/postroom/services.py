@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from postroom.api.registry import Registry
 from postroom.delivery.retry import RetryPolicy
+from postroom.delivery.sources import SourceAddresses
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.worker import DeliveryWorker
@@ -75,7 +76,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)
-    keys = KeyAuthenticator(db)
+    pool_ids = frozenset(pool.id for pool in settings.pools)  # what `ip_pool` settings may name
+    keys = KeyAuthenticator(db, pool_ids)
     email = EmailService(
         db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
     )
@@ -89,12 +91,14 @@ def build_services(settings: Settings, db: Database) -> Services:
         email=email,
         activity=ActivityService(db),
         messages=MessageService(db),
-        smtp_users=SmtpUserService(db),
-        ip_access=IpAccessService(db),
+        smtp_users=SmtpUserService(db, pool_ids),
+        ip_access=IpAccessService(db, pool_ids),
         feedback=FeedbackService(db, settings.effective_return_path_domain),
         allowed_lists=lists,
         domains=build_domain_service(settings, db, keyring),
-        subaccounts=SubaccountService(db, on_change=keys.forget, mailer=system_mail, links=links),
+        subaccounts=SubaccountService(
+            db, on_change=keys.forget, mailer=system_mail, links=links, pool_ids=pool_ids
+        ),
         links=links,
         system_mail=system_mail,
         single_senders=SingleSenderService(db, system_mail, links),
@@ -127,4 +131,5 @@ def build_worker(settings: Settings, db: Database, keyring: DkimKeyring | None =
         return_path_domain=settings.effective_return_path_domain,
         signer=keyring or DkimKeyring(db),
         lease=timedelta(seconds=settings.lease_seconds),
+        sources=SourceAddresses(settings.pools),
     )

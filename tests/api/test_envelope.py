@@ -28,7 +28,7 @@ def test_unknown_path_and_planned_endpoint_are_404_envelopes(server: RunningServ
     _assert_error(server.post("no/such/thing", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
     data = _assert_error(server.post("template/add", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
     assert "not available" in str(data["error"])
-    _assert_error(server.post("sender/add", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
+    _assert_error(server.post("archive/view", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")  # planned alias
     with server.client() as c:
         _assert_error(c.get("/nothing-here"), 404, "E_ApiResponseCodes.API_EXCEPTION")
 

@@ -178,6 +178,7 @@ class Received:
     tls: bool
     login: str
     connection: int
+    remote: str = ""  # the client's address: where the session came from (its source address)
 
 
 @dataclass
@@ -237,6 +238,7 @@ class ScriptedPeer:
         self.users = users
         self.gauge = gauge or Gauge()
         self.connections = 0
+        self.remote_addresses: list[str] = []  # the client's address of each session, in order
         self.ehlo_names: list[str] = []
         self.messages: list[Received] = []
         self.commands: list[str] = []
@@ -300,6 +302,7 @@ class _PeerSMTP(SMTP):
     async def _handle_client(self) -> None:
         self._peer.connections += 1
         self.number = self._peer.connections
+        self._peer.remote_addresses.append(_remote(self.session))
         self._peer.gauge.enter()
         try:
             await super()._handle_client()
@@ -370,9 +373,15 @@ class _Handler:
                 session.ssl is not None or self.peer.implicit is not None,
                 login,
                 number,
+                _remote(session),
             )
         )
         return f"250 2.0.0 Ok: queued as {len(self.peer.messages)}"
+
+
+def _remote(session: Session | None) -> str:
+    peer = session.peer if session is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) else ""
 
 
 class SilentPeer:

@@ -51,12 +51,8 @@ PLANNED = {
     "/sms/view-received": ("/sms/received",),
     "/sms/view-sent": ("/sms/sent",),
     "/sms/summary": (),
-    "/single_sender_emails/add": ("/sender/add",),
-    "/single_sender_emails/view": ("/sender/view",),
-    "/single_sender_emails/remove": ("/sender/remove",),
     "/archive/search": (),
     "/archive/email": ("/archive/view",),
-    "/dedicated_ips/view": (),
 }
 
 

@@ -62,6 +62,7 @@ def claim(
                 messages.c.sender,
                 messages.c.from_header,
                 messages.c.sandbox,
+                messages.c.ip_pool,
             )
             .join(messages, messages.c.email_id == deliveries.c.email_id)
             .where(deliveries.c.id.in_(ids))
@@ -80,6 +81,7 @@ def claim(
             data=content.get(r.email_id, b""),
             from_domain=parseaddr(r.from_header)[1].rpartition("@")[2].lower(),
             sandbox=bool(r.sandbox),
+            ip_pool=r.ip_pool,
         )
         for r in rows
     ]

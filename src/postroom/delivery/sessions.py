@@ -7,7 +7,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import TypeVar
 
 from postroom.delivery.smtp_client import (
     DOWN_SECONDS,
@@ -88,19 +89,37 @@ class FailureMemory:
 
 
 def group_transactions(jobs: Sequence[Job], limit: int) -> list[list[int]]:
-    """Indices of the jobs, in transactions: jobs to one domain with the same envelope sender and the
-    same bytes share one, up to `limit` recipients (bytes compare by identity first, so this is cheap
-    when the worker hands the same object to each recipient of a message)."""
-    open_groups: dict[tuple[str, str, bytes], list[int]] = {}
+    """Indices of the jobs, in transactions: jobs to one domain from one source address with the same
+    envelope sender and the same bytes share one, up to `limit` recipients (bytes compare by identity
+    first, so this is cheap when the worker hands the same object to each recipient of a message)."""
+    open_groups: dict[tuple[str, str, str, bytes], list[int]] = {}
     transactions: list[list[int]] = []
     for i, job in enumerate(jobs):
-        key = (job.domain, job.mail_from, job.data)
+        key = (job.domain, job.source_address, job.mail_from, job.data)
         group = open_groups.get(key)
         if group is None or len(group) >= limit:
             group = open_groups[key] = []
             transactions.append(group)
         group.append(i)
     return transactions
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+async def deliver_grouped(
+    jobs: Sequence[Job], key: Callable[[Job], K], deliver: Callable[[K, list[Job]], Awaitable[list[Outcome]]]
+) -> list[Outcome]:
+    """Split the jobs by `key` (a destination, a source address), deliver the groups concurrently and
+    give back one outcome per job in the jobs' order."""
+    groups: dict[K, list[int]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(key(job), []).append(i)
+    results = await asyncio.gather(*(deliver(k, [jobs[i] for i in indices]) for k, indices in groups.items()))
+    outcomes: dict[int, Outcome] = {}
+    for indices, group_outcomes in zip(groups.values(), results, strict=True):
+        outcomes.update(zip(indices, group_outcomes, strict=True))
+    return [outcomes[i] for i in range(len(jobs))]
 
 
 Connect = Callable[[], Awaitable[SmtpSession]]

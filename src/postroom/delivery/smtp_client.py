@@ -52,7 +52,8 @@ AUTH_MECHANISMS = ("plain", "login", "cram-md5")  # RFC 4616, draft-murchison-sa
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how to connect. `host` names the peer (outcomes, TLS name checks); `address`, when
-    given, is the IP actually connected to (an MX host's address)."""
+    given, is the IP actually connected to (an MX host's address); `source`, when given, is the local
+    address the connection is made from (a dedicated IP pool's address)."""
 
     host: str
     port: int
@@ -62,13 +63,16 @@ class Endpoint:
     ca_file: str = ""
     username: str = ""
     password: str = ""
+    source: str = ""
 
     @property
     def label(self) -> str:
-        """`host:port`, or `host[address]:port` when connecting to an address of a named host."""
+        """`host:port`, or `host[address]:port` when connecting to an address of a named host, then
+        ` from <source>` when a source address is set."""
+        peer = f"{self.host}:{self.port}"
         if self.address and self.address != self.host:
-            return f"{self.host}[{self.address}]:{self.port}"
-        return f"{self.host}:{self.port}"
+            peer = f"{self.host}[{self.address}]:{self.port}"
+        return f"{peer} from {self.source}" if self.source else peer
 
 
 class SessionError(Exception):
@@ -148,6 +152,7 @@ class SmtpSession:
             hostname=endpoint.address or endpoint.host,
             port=endpoint.port,
             local_hostname=helo_name,
+            source_address=(endpoint.source, 0) if endpoint.source else None,
             timeout=timeout,
             use_tls=implicit,
             start_tls=False,  # STARTTLS is done by hand, below, to apply the TLS mode

@@ -19,6 +19,7 @@ from datetime import timedelta
 from postroom.clock import utcnow
 from postroom.delivery import queue, simulator
 from postroom.delivery.retry import DEFAULT_POLICY, RetryPolicy
+from postroom.delivery.sources import SourceAddresses
 from postroom.delivery.transports.base import Job, Outcome, Transport
 from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.wire import VERP_SECRET, Signer, Unsigned, WirePreparer
@@ -56,6 +57,7 @@ class DeliveryWorker:
         max_in_flight: int = MAX_IN_FLIGHT,
         lease: timedelta = LEASE,
         shutdown_grace: float = SHUTDOWN_GRACE_SECONDS,
+        sources: SourceAddresses | None = None,
     ) -> None:
         self._db = db
         self._transport = transport
@@ -66,6 +68,7 @@ class DeliveryWorker:
         self._return_path_domain = return_path_domain
         self._signer = signer or Unsigned()
         self._preparer: WirePreparer | None = None
+        self._sources = sources or SourceAddresses()
         self._max_in_flight = max_in_flight
         self._lease = lease
         self._shutdown_grace = shutdown_grace
@@ -184,7 +187,7 @@ class DeliveryWorker:
     async def _deliver(self, transport: Transport, jobs: list[Job]) -> list[Outcome]:
         try:
             if transport.needs_content and self._preparer is not None:
-                jobs = self._preparer.prepare(jobs)
+                jobs = self._sources.for_jobs(self._preparer.prepare(jobs))
             return await transport.deliver(jobs)
         except Exception as exc:
             log.exception("transport %s failed; the deliveries are deferred", transport.name)

@@ -4,6 +4,13 @@ Who may send: a client that authenticated as an SMTP user (AUTH PLAIN or LOGIN),
 has an IP-auth entry (then the IP is its username). Anyone else may only hand in feedback: mail to
 the VERP return-path domain (bounces, complaints), which goes to the feedback service and is never
 relayed; any other recipient gets 530 at RCPT TO, so the server is never an open relay.
+
+A closed subaccount's SMTP users fail AUTH like a wrong password (535 5.7.8), and a session that
+authenticated before the close is refused at MAIL FROM and DATA. A subaccount whose monthly quota
+has no room is refused at MAIL FROM with 550 5.7.1 and the quota sentence: permanent, because the
+quota comes back only next month or when the master raises the plan, and a 4xx would have clients
+queue and retry for days while the sender never hears why. DATA stores the message while holding
+its place in the quota (Accounts.reserve), so parallel sessions cannot overshoot it.
 """
 
 from __future__ import annotations
@@ -15,14 +22,17 @@ import ipaddress
 import logging
 import re
 import ssl
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
 from postroom.errors import InvalidInput, StorageUnavailable
+from postroom.features.email.repo import StoredMessage
 from postroom.features.email.service import EmailService, SmtpSubmission
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
+from postroom.features.subaccounts.quota import QuotaExceeded
 from postroom.ratelimit import WindowCounter
 from postroom.settings import Settings
 from postroom.smtp import replies
@@ -58,6 +68,16 @@ class IpSenders(Protocol):
     async def sender_for_ip(self, ip: str) -> SmtpSender | None: ...
 
 
+class Accounts(Protocol):
+    """A sender's account standing (features.subaccounts.service.SubaccountService)."""
+
+    async def is_closed(self, account_id: str) -> bool: ...
+
+    async def sending_refusal(self, account_id: str, messages: int = 1) -> str: ...
+
+    def reserve(self, account_id: str, messages: int) -> AbstractAsyncContextManager[None]: ...
+
+
 def _peer_ip(session: Session) -> str:
     peer = session.peer
     return str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
@@ -79,8 +99,10 @@ class SubmissionHandler:
         users: SmtpUsers,
         ips: IpSenders,
         feedback: FeedbackService | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self._settings = settings
+        self._accounts = accounts
         self._email = email
         self._feedback = feedback
         self._users = users
@@ -115,6 +137,8 @@ class SubmissionHandler:
             envelope.mail_from = address
             return replies.SENDER_OK
         refusal: str | None = self._sender_refusal(sender)
+        if not refusal and self._accounts is not None:
+            refusal = await self._accounts.sending_refusal(sender.account_id)
         if not refusal and self._email.policy.active:
             refusal = await self._email.policy.sender_refusal(sender.account_id, address)
         if refusal:
@@ -155,6 +179,8 @@ class SubmissionHandler:
         if sender is None:
             return replies.MUST_AUTHENTICATE
         refusal = self._sender_refusal(sender)
+        if not refusal and self._accounts is not None and await self._accounts.is_closed(sender.account_id):
+            refusal = f"the subaccount {sender.account_id} is closed"
         if refusal:
             return replies.SENDER_REFUSED.format(reason=refusal)
         raw = envelope.original_content or b""
@@ -169,6 +195,8 @@ class SubmissionHandler:
             protocol=_protocol(server, session),
             hostname=self._settings.hostname,
             sandbox=sender.status == "sandbox",
+            ip_pool=sender.ip_pool,
+            audit_email=sender.audit_email,
         )
         try:
             message = self._email.prepare_smtp(submission)
@@ -177,10 +205,19 @@ class SubmissionHandler:
                 return replies.TOO_BIG.format(limit=self._settings.smtp_max_size)
             return replies.BAD_MESSAGE.format(reason=exc.message)
         try:
-            email_id = await self._email.accept(message)
+            email_id = await self._store(message, sender.account_id)
         except StorageUnavailable:
             return replies.STORAGE_UNAVAILABLE
+        except QuotaExceeded as exc:  # the quota filled up since MAIL FROM
+            return replies.SENDER_REFUSED.format(reason=exc.reason)
         return replies.ACCEPTED.format(email_id=email_id)
+
+    async def _store(self, message: StoredMessage, account_id: str) -> str:
+        """Accept the message, holding its place in the account's monthly quota meanwhile."""
+        if self._accounts is None:
+            return await self._email.accept(message)
+        async with self._accounts.reserve(account_id, 1):
+            return await self._email.accept(message)
 
     async def _recipient_refusal(self, session: Session, address: str) -> str | None:
         sender = session.auth_data  # as checked at MAIL FROM
@@ -244,11 +281,14 @@ class SubmissionHandler:
         sender = await self._users.authenticate(
             login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
         )
-        if sender is None or sender.status == "blocked":
+        if sender is None or sender.status == "blocked" or await self._closed(sender):
             failures = self._auth_failures.add(ip, AUTH_WINDOW)
             await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 8.0))  # back-off slows brute force
             return AuthResult(success=False, handled=False, message=replies.BAD_CREDENTIALS)
         return AuthResult(success=True, auth_data=sender, message=replies.AUTH_OK)
+
+    async def _closed(self, sender: SmtpSender) -> bool:
+        return self._accounts is not None and await self._accounts.is_closed(sender.account_id)
 
     async def _current_sender(self, session: Session) -> SmtpSender | None:
         """The authenticated user (or IP-auth entry) with its settings as they are now."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -71,6 +72,13 @@ CUSTOM_RESULT = {
     "endpoints": ["/email/*", "/api_keys/view"],
 }
 SEND = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "subject", "text_body": "x"}
+POOLS = "main=127.0.0.2;bulk=127.0.0.3;transactional=127.0.0.4"  # ip_pool ids 1 to 3
+
+
+@pytest.fixture
+def server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server with three dedicated IP pools, so that CUSTOM's `ip_pool: 3` names a configured one."""
+    return make_server(ip_pools=POOLS)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -56,6 +57,15 @@ CUSTOM_RESULT = {
     "feedback_domain": "example.org",
     "audit_email": "audit@example.org",
 }
+
+
+POOLS = "main=127.0.0.2;bulk=127.0.0.3"
+
+
+@pytest.fixture
+def server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server with two dedicated IP pools, so that CUSTOM's `ip_pool: 2` names a configured one."""
+    return make_server(ip_pools=POOLS)
 
 
 def _view(server: RunningServer, key: str = "default", **fields: Any) -> list[dict[str, Any]]:
@@ -220,3 +230,15 @@ def test_an_account_sees_and_changes_only_its_own_entries(server: RunningServer)
     _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.20"}, key=other))
     assert [e["ip_address"] for e in _view(server)] == ["192.0.2.10"]
     assert [e["ip_address"] for e in _view(server, key=other)] == ["192.0.2.20"]
+
+
+def test_an_ip_pool_must_name_a_configured_pool(server: RunningServer) -> None:
+    _invalid(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", "ip_pool": 3}), "ip_pool")
+    assert _rows(server) == []
+
+
+async def test_the_entrys_pool_and_audit_address_reach_the_smtp_sender(server: RunningServer) -> None:
+    _ok(server.patch("ip_auth/edit", {"ip_address": "192.0.2.10", **CUSTOM}))
+    sender = await server.app.state.services.ip_access.sender_for_ip("192.0.2.10")
+    assert sender is not None
+    assert (sender.ip_pool, sender.audit_email) == (2, "audit@example.org")

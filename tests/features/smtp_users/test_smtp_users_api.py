@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -59,6 +60,13 @@ CUSTOM_RESULT = {
     "audit_email": "audit@example.com",
     "bounce_notifications": "drop",
 }
+POOLS = "main=127.0.0.2;bulk=127.0.0.3;transactional=127.0.0.4"  # ip_pool ids 1 to 3
+
+
+@pytest.fixture
+def server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server with three dedicated IP pools, so that CUSTOM's `ip_pool: 3` names a configured one."""
+    return make_server(ip_pools=POOLS)
 
 
 def _add(server: RunningServer, username: str = "mailer1", **fields: Any) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+import httpx
+from sqlalchemy import insert, update
 
 from conftest import RunningServer
 from envelope_checks import error, ok
-from postroom.storage.tables import accounts
+from postroom.storage.tables import accounts, messages
 
 MESSAGE = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "hello", "text_body": "x"}
 
@@ -67,3 +69,44 @@ def test_email_cycle_is_the_calendar_month(server: RunningServer) -> None:
     }
     master = ok(server.post("stats/email_cycle", {}))
     assert master["cycle_used"] == 0 and master["cycle_start"] == start
+
+
+def _fake_sent(server: RunningServer, account_id: str, n: int) -> None:
+    """`n` messages stored this month for the account, written straight into the table."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        {
+            "email_id": f"fake-{account_id}-{i}",
+            "account_id": account_id,
+            "username": "fake",
+            "created_at": now,
+            "source": "api",
+            "sender": "s@example.com",
+            "from_header": "s@example.com",
+            "to_addrs": [],
+            "cc_addrs": [],
+            "bcc_addrs": [],
+            "subject": "",
+            "size": 0,
+            "attachments": [],
+            "raw": b"",
+        }
+        for i in range(n)
+    ]
+    server.app.state.services.db.write_sync(lambda conn: conn.execute(insert(messages), rows))
+
+
+def test_concurrent_sends_at_the_limit_never_overshoot_it(server: RunningServer) -> None:
+    sub = ok(server.post("subaccount/add", {"fullname": "Busy", "limit": 2000}))["id"]
+    sub_key = _key_for(server, sub)
+    _fake_sent(server, sub, 1999)
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            sends = [client.post("/v3/email/send", json={"api_key": sub_key, **MESSAGE}) for _ in range(5)]
+            return await asyncio.gather(*sends)
+
+    statuses = sorted(r.status_code for r in asyncio.run(send_all()))
+    assert statuses == [200, 402, 402, 402, 402]
+    cycle = ok(server.post("stats/email_cycle", {}, key=sub_key))
+    assert (cycle["cycle_used"], cycle["cycle_remaining"]) == (2000, 0)

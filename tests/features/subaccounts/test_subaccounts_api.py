@@ -128,8 +128,11 @@ def test_close_reopen_and_reinvite(server: RunningServer) -> None:
     error(server.post("subaccount/reopen", {"id": mailed["id"]}), 402)
     error(server.post("subaccount/close", {"id": "nosuch"}), 404)
     for path in ("subaccount/reinvite", "subaccount/resend_invite"):
-        assert "No invitation email is sent" in ok(server.post(path, {"id": mailed["id"]}))
+        assert ok(server.post(path, {"id": mailed["id"]})) == "Invitation resent to t@example.com"
     error(server.post("subaccount/reinvite", {"id": "nosuch"}), 404)
+    invalid(server.post("subaccount/reinvite", {"id": named["id"]}), "id")  # no address to invite
+    ok(server.post("subaccount/close", {"id": mailed["id"]}))
+    error(server.post("subaccount/reinvite", {"id": mailed["id"]}), 402)
 
 
 def test_only_a_master_account_manages_its_own_subaccounts(server: RunningServer) -> None:

@@ -14,7 +14,8 @@ class Job:
 
     `mail_from` and `data` are what goes on the wire: the VERP return path and the message bytes
     (DKIM-signed when the sender domain has a key). They are filled in only for transports that
-    need content (`Transport.needs_content`); capture leaves them empty.
+    need content (`Transport.needs_content`); capture leaves them empty. `source_address` is chosen
+    by the worker from the message's `ip_pool` (delivery.sources) for those transports too.
     """
 
     delivery_id: int
@@ -27,6 +28,8 @@ class Job:
     data: bytes = b""
     from_domain: str = ""  # the From header's domain: whose DKIM key signs (DMARC alignment)
     sandbox: bool = False  # sent by a sandbox key or SMTP user: captured, never delivered
+    ip_pool: int | None = None  # the message's dedicated IP pool (settings.ip_pools id), None: default
+    source_address: str = ""  # the local address to connect from (one of the pool's); "": the default
 
     @property
     def domain(self) -> str:

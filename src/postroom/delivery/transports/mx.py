@@ -8,18 +8,28 @@ if the handshake fails, retries that host in plain text (opportunistic security,
 requires STARTTLS (no certificate check); `verify` requires STARTTLS and a certificate valid for the
 MX host name (system CAs, or `tls_ca_file`); `none` never uses STARTTLS.
 Domains are delivered concurrently; each has at most `concurrency` sessions at once, an optional
-rate (`rate` messages a minute) and its own pool of idle sessions for the next call.
+rate (`rate` messages a minute) and its own pool of idle sessions for the next call. Jobs with a
+source address (a dedicated IP pool's) connect from it, to the MX addresses of its family only; a
+domain reached from several source addresses is one destination per address (sessions, limits and
+failures apart), so a session opened from one address never carries another address's mail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from postroom.delivery.dns import DnsError, DnsResolver, Resolver
-from postroom.delivery.sessions import FailureMemory, SessionPool, TransactionRunner, group_transactions
+from postroom.delivery.sessions import (
+    FailureMemory,
+    SessionPool,
+    TransactionRunner,
+    deliver_grouped,
+    group_transactions,
+)
 from postroom.delivery.smtp_client import (
     Endpoint,
     SessionError,
@@ -34,6 +44,21 @@ MAX_ADDRESSES = (
     5  # connection attempts per domain and call, over all MX hosts (Postfix's smtp_mx_address_limit)
 )
 MAX_RATE_WAIT = 10.0  # seconds a message may wait for the domain's rate; beyond that it is deferred
+
+
+def _family(address: str) -> int:
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return 0
+
+
+def reachable(addresses: list[str], source: str) -> list[str]:
+    """The addresses a connection from `source` can reach: those of its IP version (all without one)."""
+    if not source:
+        return addresses
+    family = _family(source)
+    return [a for a in addresses if _family(a) == family]
 
 
 class RatePacer:
@@ -113,7 +138,7 @@ class MxTransport:
         self._concurrency = concurrency
         self._rate = rate
         self._max_recipients = max_recipients
-        self._destinations: dict[str, Destination] = {}
+        self._destinations: dict[tuple[str, str], Destination] = {}  # by (domain, source address)
 
     @classmethod
     def from_settings(cls, settings: Settings, resolver: Resolver | None = None) -> MxTransport:
@@ -130,32 +155,20 @@ class MxTransport:
         )
 
     async def deliver(self, jobs: list[Job]) -> list[Outcome]:
-        by_domain: dict[str, list[int]] = {}
-        for i, job in enumerate(jobs):
-            by_domain.setdefault(job.domain, []).append(i)
-        results = await asyncio.gather(
-            *(
-                self._deliver_domain(domain, [jobs[i] for i in indices])
-                for domain, indices in by_domain.items()
-            )
-        )
-        outcomes: list[Outcome | None] = [None] * len(jobs)
-        for indices, domain_outcomes in zip(by_domain.values(), results, strict=True):
-            for i, outcome in zip(indices, domain_outcomes, strict=True):
-                outcomes[i] = outcome
-        return [o for o in outcomes if o is not None]
+        return await deliver_grouped(jobs, lambda job: (job.domain, job.source_address), self._deliver_domain)
 
-    async def _deliver_domain(self, domain: str, jobs: list[Job]) -> list[Outcome]:
+    async def _deliver_domain(self, key: tuple[str, str], jobs: list[Job]) -> list[Outcome]:
+        domain, source = key
         try:
             hosts = await self.resolver.resolve_mx(domain)
         except DnsError as exc:
             return [Outcome("bounced" if exc.permanent else "deferred", exc.message, domain)] * len(jobs)
-        destination = self._destination(domain)
+        destination = self._destination(key)
         destination.users += 1
         try:
 
             async def connect() -> SmtpSession:
-                return await destination.failures.connect(lambda: self._connect(domain, hosts))
+                return await destination.failures.connect(lambda: self._connect(domain, hosts, source))
 
             runner = TransactionRunner(jobs, destination.pool, connect, destination.pacer)
             transactions = group_transactions(jobs, self._max_recipients)
@@ -164,21 +177,21 @@ class MxTransport:
             destination.users -= 1
             self._forget_idle()
 
-    def _destination(self, domain: str) -> Destination:
-        destination = self._destinations.get(domain)
+    def _destination(self, key: tuple[str, str]) -> Destination:
+        destination = self._destinations.get(key)
         if destination is None:
-            pacer = RatePacer(domain, self._rate) if self._rate else None
+            pacer = RatePacer(key[0], self._rate) if self._rate else None
             destination = Destination(
                 SessionPool(self._concurrency), asyncio.Semaphore(self._concurrency), pacer
             )
-            self._destinations[domain] = destination
+            self._destinations[key] = destination
         return destination
 
     def _forget_idle(self) -> None:
-        for domain in [d for d, dest in self._destinations.items() if dest.idle]:
-            del self._destinations[domain]
+        for key in [k for k, dest in self._destinations.items() if dest.idle]:
+            del self._destinations[key]
 
-    async def _connect(self, domain: str, hosts: list[str]) -> SmtpSession:
+    async def _connect(self, domain: str, hosts: list[str], source: str = "") -> SmtpSession:
         """A session with the first MX host that takes one, in order; SessionError when none does."""
         policy = self._tls_policy(domain)
         errors: list[SessionError] = []
@@ -186,15 +199,19 @@ class MxTransport:
             if len(errors) >= MAX_ADDRESSES:
                 break
             try:
-                addresses = await self.resolver.resolve_addresses(host)
+                addresses = reachable(await self.resolver.resolve_addresses(host), source)
             except DnsError as exc:
                 errors.append(SessionError(exc.message, host, "connect", permanent=exc.permanent))
+                continue
+            if not addresses:
+                message = f"no address of {host} is of the family of the source address {source}"
+                errors.append(SessionError(message, host, "connect"))
                 continue
             for address in addresses:
                 if len(errors) >= MAX_ADDRESSES:
                     break
                 try:
-                    return await self._open(Endpoint(host, self._port, address), policy)
+                    return await self._open(Endpoint(host, self._port, address, source=source), policy)
                 except SessionError as exc:
                     errors.append(exc)
                     if exc.reply is not None:

@@ -7,15 +7,24 @@ the mail rather than send it, and the credentials, in clear), `implicit` is TLS 
 with a private or self-signed certificate is trusted by naming its certificate (or CA) in
 `tls_ca_file`, never by turning verification off. `tls=none` remains for a trusted local network.
 AUTH is used when the URL has credentials; a refused AUTH defers (our configuration is wrong, not
-the message).
+the message). Jobs with a source address (a dedicated IP pool's) connect from it: idle sessions and
+the memory of a failed connection are kept per source address, so a session opened from one address
+never carries a message that must leave from another.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field, replace
 
 from postroom.delivery.relay_url import RelayTarget, parse_relay_url
-from postroom.delivery.sessions import FailureMemory, SessionPool, TransactionRunner, group_transactions
+from postroom.delivery.sessions import (
+    FailureMemory,
+    SessionPool,
+    TransactionRunner,
+    deliver_grouped,
+    group_transactions,
+)
 from postroom.delivery.smtp_client import (
     Endpoint,
     SmtpSession,
@@ -25,6 +34,15 @@ from postroom.delivery.transports.base import Job, Outcome
 from postroom.settings import Settings
 
 TLS_MODES: dict[str, TlsMode] = {"starttls": "starttls", "implicit": "implicit", "none": "none"}
+
+
+@dataclass
+class Route:
+    """The smarthost as reached from one source address: its idle sessions and its last failure."""
+
+    endpoint: Endpoint
+    pool: SessionPool
+    failures: FailureMemory = field(default_factory=FailureMemory)
 
 
 class RelayTransport:
@@ -56,9 +74,8 @@ class RelayTransport:
         self._timeout = timeout
         self._max_connections = max_connections
         self._max_recipients = max_recipients
-        self._pool = SessionPool(max_connections)
-        self._slots = asyncio.Semaphore(max_connections)
-        self._failures = FailureMemory()
+        self._routes: dict[str, Route] = {}  # by source address ("": the default)
+        self._slots = asyncio.Semaphore(max_connections)  # sessions at once, over every source address
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayTransport:
@@ -74,15 +91,28 @@ class RelayTransport:
     async def deliver(self, jobs: list[Job]) -> list[Outcome]:
         if not jobs:
             return []
-        runner = TransactionRunner(jobs, self._pool, self._connect)
+        return await deliver_grouped(jobs, lambda job: job.source_address, self._deliver_from)
+
+    async def _deliver_from(self, source: str, jobs: list[Job]) -> list[Outcome]:
+        route = self._route(source)
+
+        async def connect() -> SmtpSession:
+            return await route.failures.connect(
+                lambda: SmtpSession.open(route.endpoint, self._helo_name, self._timeout)
+            )
+
+        runner = TransactionRunner(jobs, route.pool, connect)
         transactions = group_transactions(jobs, self._max_recipients)
         return await runner.run(transactions, self._max_connections, self._slots)
 
-    async def _connect(self) -> SmtpSession:
-        return await self._failures.connect(self._open)
-
-    async def _open(self) -> SmtpSession:
-        return await SmtpSession.open(self.endpoint, self._helo_name, self._timeout)
+    def _route(self, source: str) -> Route:
+        route = self._routes.get(source)
+        if route is None:
+            endpoint = replace(self.endpoint, source=source)
+            route = self._routes[source] = Route(endpoint, SessionPool(self._max_connections))
+        return route
 
     async def close(self) -> None:
-        await self._pool.close()
+        routes, self._routes = self._routes, {}
+        for route in routes.values():
+            await route.pool.close()

@@ -6,13 +6,14 @@ Rules (reference §7.9, decisions.md):
 - A key may only grant what it holds (permissions.covers), and may only edit or remove a key whose
   every grant it holds itself, so a narrow key cannot block or remove a broader one.
 - A key cannot remove or block itself: the last full-permission key would lock its operator out.
+- `ip_pool` must name a configured dedicated IP pool (features.dedicated_ips).
 Raises InvalidInput for a bad field, Forbidden for the subset rule, NotFound for an unknown key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import Connection
@@ -31,6 +32,7 @@ from postroom.features.api_keys.schemas import (
     KeyEditRequest,
     KeyResult,
 )
+from postroom.features.dedicated_ips.service import check_pool
 from postroom.ids import new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
@@ -117,12 +119,14 @@ def _remove(conn: Connection, caller: Principal, key: str, catalog: Catalog) -> 
 class KeyAdmin:
     """The one place keys are managed; `forget(key_hash)` drops a changed key from the auth cache."""
 
-    def __init__(self, db: Database, forget: Callable[[str], None]) -> None:
+    def __init__(self, db: Database, forget: Callable[[str], None], pool_ids: Collection[int] = ()) -> None:
         self._db = db
         self._forget = forget
+        self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
 
     async def add(self, caller: Principal, req: KeyAddRequest, catalog: Catalog) -> KeyResult:
         """A new key in the caller's account; the result holds the full key, the only time it is shown."""
+        check_pool(req.ip_pool, self._pool_ids)
         key = new_api_key()
         row = {
             "id": key_id_of(key),
@@ -138,6 +142,7 @@ class KeyAdmin:
         self, caller: Principal, req: KeyEditRequest, only: frozenset[str] | None, catalog: Catalog
     ) -> KeyResult:
         """Replace every setting (POST edit), or with `only`, just those settings (PATCH edit)."""
+        check_pool(req.ip_pool, self._pool_ids)
         row = await self._db.write(lambda conn: _edit(conn, caller, req, only, catalog))
         self._forget(row["key_hash"])
         return result(row)

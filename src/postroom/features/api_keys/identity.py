@@ -20,6 +20,8 @@ class Principal:
     ratelimit: tuple[int, float] | None = None  # (messages, per seconds): its custom sending limit
     parent_id: str | None = None  # the master account of a subaccount (None: the account is a master)
     acting_for: str | None = None  # set when a master key acts for its subaccount `account_id`
+    ip_pool: int | None = None  # the key's own dedicated IP pool; None: its account's, else the default
+    audit_email: str | None = None  # gets a hidden copy of every message sent with the key
 
     @property
     def is_master(self) -> bool:

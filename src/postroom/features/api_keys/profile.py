@@ -38,9 +38,14 @@ def request_values(row: dict[str, Any]) -> dict[str, Any]:
     return {**values, "endpoints": list(row["endpoints"])}
 
 
-def ratelimit_of_row(row: dict[str, Any]) -> tuple[int, float] | None:
-    """(messages, per seconds) when the key has a custom sending limit, else None."""
-    return ratelimit_of(profile_of(row))
+def sending_settings(row: dict[str, Any]) -> dict[str, Any]:
+    """What sending with the key takes from its settings: Principal's ratelimit, ip_pool, audit_email."""
+    profile = profile_of(row)
+    return {
+        "ratelimit": ratelimit_of(profile),
+        "ip_pool": profile.ip_pool,
+        "audit_email": profile.audit_email,
+    }
 
 
 def masked(key_id: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from postroom.features.api_keys.identity import hash_key as hash_key
 from postroom.features.api_keys.identity import key_id_of as key_id_of
 from postroom.features.api_keys.limits import Limiter
 from postroom.features.api_keys.permissions import ALL, normalize_grant
-from postroom.features.api_keys.profile import ratelimit_of_row
+from postroom.features.api_keys.profile import sending_settings
 from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
@@ -120,13 +121,13 @@ class KeyAuthenticator:
     share one read (single flight), so a cache expiry under load never stalls every request at once.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
         self._refreshes: set[asyncio.Task[Principal | None]] = set()
         self._generation = 0  # bumped by forget(): a read begun before it is not cached
-        self.admin = KeyAdmin(db, self.forget)
+        self.admin = KeyAdmin(db, self.forget, pool_ids)
         self.limits = Limiter()
 
     async def authenticate(self, key: str | None) -> Principal:
@@ -220,6 +221,6 @@ def _principal_of(row: dict[str, Any] | None) -> Principal | None:
         account_name=str(row["account_name"]),
         endpoints=tuple(str(e) for e in row["endpoints"]),
         sandbox=row["status"] == "sandbox",
-        ratelimit=ratelimit_of_row(row),
         parent_id=row.get("account_parent_id"),
+        **sending_settings(row),
     )

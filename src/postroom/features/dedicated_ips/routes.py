@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from postroom.api.registry import Registry
+from typing import Any
+
+from postroom.api.call import Call
+from postroom.api.registry import Endpoint, Registry
+from postroom.features.dedicated_ips import service
+from postroom.features.dedicated_ips.schemas import DedicatedIpsViewRequest, IpPoolResult
+
+
+async def view(call: Call) -> Any:
+    call.parse(DedicatedIpsViewRequest)
+    return service.view(call.services.settings.pools)
 
 
 def register(registry: Registry) -> None:
-    pass
+    registry.add(
+        Endpoint(
+            "/dedicated_ips/view",
+            view,
+            DedicatedIpsViewRequest,
+            list[IpPoolResult],
+            "List the dedicated IP pools (settings ip_pools) that ip_pool settings may name",
+        )
+    )

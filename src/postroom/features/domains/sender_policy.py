@@ -1,28 +1,54 @@
 """The verified-sender rule: with `require_verified_sender` on, mail may only come from a domain the
-account has verified (its DKIM record and return-path CNAME found in DNS by /domain/verify).
+account has verified (its DKIM record and return-path CNAME found in DNS by /domain/verify), or from
+an address the account has verified as a single sender email (its owner opened the link Postroom
+mailed it, features/single_senders).
 
 A SendPolicy (features/email/policy.py), so the API and SMTP doors apply it alike. Each account's
-verified domains are cached for CACHE_SECONDS: a domain verified in another process counts within
-that time, one verified through this process's service counts at once (`forget`).
+verified domains and single senders are cached together for CACHE_SECONDS. A sender the cached view
+would refuse is checked once more against the database before it is refused, so a domain or address
+verified moments ago (in any process) counts at once, while a removed one may still pass for up to
+CACHE_SECONDS; `forget` drops an account's view at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
 from postroom.features.allowed_lists.service import AllowedListService
 from postroom.features.domains.names import lookup_name
+from postroom.features.single_senders import repo as single_senders_repo
 from postroom.storage.database import Database
 from postroom.storage.tables import sender_domains
 
 CACHE_SECONDS = 2.0
-REFUSAL = "unable to verify sender address {sender}: {domain} is not a verified sender domain of this account"
+REFUSAL = (
+    "unable to verify sender address {sender}: {domain} is not a verified sender domain of this account,"
+    " nor is the address a verified single sender email"
+)
 
 
-def _verified(conn: Connection, account_id: str) -> frozenset[str]:
+@dataclass(frozen=True)
+class Verified:
+    """What an account may send from: its verified domains and single sender addresses (lower case)."""
+
+    domains: frozenset[str]
+    senders: frozenset[str]
+
+    def allows(self, sender: str, domain: str) -> bool:
+        return domain in self.domains or sender.lower() in self.senders
+
+
+def _verified(conn: Connection, account_id: str) -> Verified:
+    return Verified(
+        _verified_domains(conn, account_id), single_senders_repo.verified_addresses(conn, account_id)
+    )
+
+
+def _verified_domains(conn: Connection, account_id: str) -> frozenset[str]:
     rows = conn.execute(
         select(sender_domains.c.domain).where(
             sender_domains.c.account_id == account_id,
@@ -40,25 +66,31 @@ class VerifiedSenderPolicy:
     def __init__(self, db: Database, lists: AllowedListService) -> None:
         self._db = db
         self._lists = lists
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._cache: dict[str, tuple[float, Verified]] = {}
 
     def forget(self, account_id: str) -> None:
         self._cache.pop(account_id, None)
 
-    async def verified_domains(self, account_id: str) -> frozenset[str]:
+    async def verified(self, account_id: str, fresh: bool = False) -> Verified:
+        """The account's view, from the cache unless it is older than CACHE_SECONDS or `fresh`."""
         hit = self._cache.get(account_id)
-        if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        if hit and not fresh and time.monotonic() - hit[0] < CACHE_SECONDS:
             return hit[1]
-        domains = await self._db.read(lambda c: _verified(c, account_id))
-        self._cache[account_id] = (time.monotonic(), domains)
-        return domains
+        verified = await self._db.read(lambda c: _verified(c, account_id))
+        self._cache[account_id] = (time.monotonic(), verified)
+        return verified
+
+    async def verified_domains(self, account_id: str) -> frozenset[str]:
+        return (await self.verified(account_id)).domains
 
     async def sender_refusal(self, account_id: str, sender: str) -> str | None:
         if (await self._lists.snapshot(account_id)).restricts_senders:
             return None
         domain = lookup_name(sender.rpartition("@")[2])
-        if domain in await self.verified_domains(account_id):
+        if (await self.verified(account_id)).allows(sender, domain):
             return None
+        if (await self.verified(account_id, fresh=True)).allows(sender, domain):
+            return None  # verified since the view was cached
         return REFUSAL.format(sender=sender, domain=domain or "(none)")
 
     async def recipient_refusals(self, account_id: str, recipients: Sequence[str]) -> dict[str, str]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from postroom.features.suppressions import repo as suppressions
-from postroom.storage.tables import deliveries, events, messages
+from postroom.storage.tables import accounts, deliveries, events, messages
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,28 @@ class StoredMessage:
     schedule_id: str | None = None
     scheduled_at: datetime | None = None
     sandbox: bool = False  # captured only, never delivered
-    ip_pool: int | None = None  # the dedicated IP pool delivery binds to (settings.ip_pools id)
+    # the dedicated IP pool delivery binds to (settings.ip_pools id): the key's or SMTP user's own;
+    # None takes the account's (accounts.ip_pool) when the message is stored, else the default address
+    ip_pool: int | None = None
+    audit_email: str | None = None  # a hidden copy's recipient that `audited` added (not addressed)
+
+    def audited(self, audit_email: str | None) -> StoredMessage:
+        """The message with the sender's audit address as one more envelope recipient, a Bcc that no
+        header shows, so it gets its own delivery and events; unchanged when the address is already
+        a recipient (or there is none)."""
+        if not audit_email or audit_email.lower() in {r.lower() for r in self.recipients}:
+            return self
+        return replace(
+            self,
+            recipients=[*self.recipients, audit_email],
+            bcc=[*self.bcc, audit_email],
+            audit_email=audit_email,
+        )
+
+    @property
+    def addressed(self) -> list[str]:
+        """The recipients the sender addressed: all but the audit copy."""
+        return [r for r in self.recipients if r != self.audit_email]
 
 
 @dataclass(frozen=True)
@@ -63,14 +84,39 @@ def _refused(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> d
     return {m.email_id: {r for r in m.recipients if r.lower() in hits[m.account_id]} for m, _ in items}
 
 
+def _account_pools(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> dict[str, int | None]:
+    """The accounts' own IP pools, for the messages that name none themselves."""
+    ids = {m.account_id for m, _ in items if m.ip_pool is None}
+    if not ids:
+        return {}
+    rows = conn.execute(select(accounts.c.id, accounts.c.ip_pool).where(accounts.c.id.in_(ids)))
+    return {r.id: r.ip_pool for r in rows}
+
+
+def _skipped(m: StoredMessage, refused: set[str]) -> set[str]:
+    """The recipients given no delivery: the refused ones, and the audit copy of a message whose
+    every addressed recipient is refused (an audit copy follows a message; it is never all of it)."""
+    if m.audit_email and all(r in refused for r in m.addressed):
+        return refused | {m.audit_email}
+    return refused
+
+
+def _accepted(m: StoredMessage, refused: set[str]) -> Accepted:
+    """What the sender is told: about the recipients it addressed (not the audit copy)."""
+    addressed = m.addressed
+    return Accepted(m.email_id, sorted(r for r in addressed if r in refused), len(addressed), m.schedule_id)
+
+
 def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> list[Accepted]:
     """Insert messages, one queued delivery per recipient and a `processed` event for each.
 
-    A suppressed recipient gets no delivery but a `rejected` event instead. Written for the
-    group-commit writer: every message accepted at the same moment goes into one multi-row INSERT
-    per table. Returns one Accepted per message, in order.
+    A suppressed recipient gets no delivery but a `rejected` event instead. A message that names no
+    IP pool takes its account's. Written for the group-commit writer: every message accepted at the
+    same moment goes into one multi-row INSERT per table. Returns one Accepted per message, in order.
     """
     refused = _refused(conn, items)
+    skipped = {m.email_id: _skipped(m, refused[m.email_id]) for m, _ in items}
+    account_pools = _account_pools(conn, items)
     conn.execute(
         insert(messages),
         [
@@ -94,18 +140,15 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                 "schedule_id": m.schedule_id,
                 "scheduled_at": m.scheduled_at,
                 "sandbox": m.sandbox,
-                "ip_pool": m.ip_pool,
+                "ip_pool": m.ip_pool if m.ip_pool is not None else account_pools.get(m.account_id),
             }
             for m, now in items
         ],
     )
-    targets = [(m, r, now) for m, now in items for r in m.recipients if r not in refused[m.email_id]]
+    targets = [(m, r, now) for m, now in items for r in m.recipients if r not in skipped[m.email_id]]
     _reject(conn, [(m, r, now) for m, now in items for r in m.recipients if r in refused[m.email_id]])
     if not targets:
-        return [
-            Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients), m.schedule_id)
-            for m, _ in items
-        ]
+        return [_accepted(m, refused[m.email_id]) for m, _ in items]
     ids = (
         conn.execute(
             insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
@@ -144,9 +187,7 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
             for delivery_id, (m, r, now) in zip(ids, targets, strict=True)
         ],
     )
-    return [
-        Accepted(m.email_id, sorted(refused[m.email_id]), len(m.recipients), m.schedule_id) for m, _ in items
-    ]
+    return [_accepted(m, refused[m.email_id]) for m, _ in items]
 
 
 def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]) -> None:

@@ -274,7 +274,8 @@ class EmailService:
             schedule_id=schedule_id,
             scheduled_at=scheduled_at,
             sandbox=_sandboxed(principal),
-        )
+            ip_pool=principal.ip_pool,
+        ).audited(principal.audit_email)
 
     def prepare_mime(self, principal: Principal, req: MimeRequest, client_ip: str) -> repo.StoredMessage:
         """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
@@ -315,7 +316,8 @@ class EmailService:
             schedule_id=schedule_id,
             scheduled_at=scheduled_at,
             sandbox=_sandboxed(principal),
-        )
+            ip_pool=principal.ip_pool,
+        ).audited(principal.audit_email)
 
     def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
         """An SMTP DATA payload: the envelope decides the recipients; Bcc headers are removed;
@@ -345,7 +347,8 @@ class EmailService:
             attachments=attachment_meta(raw),
             recipients=recipients,
             sandbox=s.sandbox,
-        )
+            ip_pool=s.ip_pool,
+        ).audited(s.audit_email)
 
     def _check_size(self, raw: bytes) -> None:
         if len(raw) > self._max_size:
@@ -358,18 +361,21 @@ class EmailService:
         return (await self._write(message)).email_id
 
     async def store(self, message: repo.StoredMessage) -> repo.Accepted:
-        """Apply the send policy, then store; says which recipients were refused and why."""
+        """Apply the send policy, then store; says which recipients were refused and why. The
+        policy is asked about the addressed recipients, not the audit copy (StoredMessage.audited),
+        and a message none of whose addressed recipients may have it is not stored."""
         if not self.policy.active:
             return await self._write(message)
         sender_refusal = await self.policy.sender_refusal(message.account_id, message.sender)
         if sender_refusal:
-            return repo.Accepted("", [], len(message.recipients), failures=(sender_refusal,), stored=False)
-        refused = await self.policy.recipient_refusals(message.account_id, message.recipients)
+            return repo.Accepted("", [], len(message.addressed), failures=(sender_refusal,), stored=False)
+        addressed = message.addressed  # the audit copy is the account's own setting: not asked about
+        refused = await self.policy.recipient_refusals(message.account_id, addressed)
         if refused:
             keep = [r for r in message.recipients if r not in refused]
             failures = tuple(refused.values())
-            if not keep:
-                return repo.Accepted("", [], len(message.recipients), failures=failures, stored=False)
+            if not any(r != message.audit_email for r in keep):
+                return repo.Accepted("", [], len(addressed), failures=failures, stored=False)
             accepted = await self._write(dataclasses.replace(message, recipients=keep))
             return dataclasses.replace(accepted, failures=failures)
         return await self._write(message)
@@ -454,6 +460,8 @@ class SmtpSubmission:
     protocol: str  # ESMTP, ESMTPS, ESMTPA, ESMTPSA (RFC 3848)
     hostname: str
     sandbox: bool = False  # the SMTP user or IP-auth entry has status sandbox
+    ip_pool: int | None = None  # the SMTP user's dedicated IP pool (None: the account's, else default)
+    audit_email: str | None = None  # the SMTP user's audit address: gets a hidden copy
 
 
 def received_header(s: SmtpSubmission, email_id: str) -> bytes:

@@ -15,7 +15,7 @@ address another account has).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postroom.clock import utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.features.dedicated_ips.service import check_pool
 from postroom.features.ip_access import repo
 from postroom.features.ip_access.addresses import IpNetwork, in_any, parse_ip, parse_network
 from postroom.features.ip_access.cache import RefreshingCache
@@ -85,13 +86,16 @@ def _ip_auth_result(row: dict[str, Any]) -> IpAuthResult:
 def _sender(row: dict[str, Any] | None) -> SmtpSender | None:
     if row is None:
         return None
+    profile = profile_of(row)
     return SmtpSender(
         account_id=row["account_id"],
         account_name=row["account_name"],
         username=row["ip_address"],
         status=row["status"],
         sending_allowed=bool(row["sending_allowed"]),
-        ratelimit=ratelimit_of(profile_of(row)),
+        ratelimit=ratelimit_of(profile),
+        ip_pool=profile.ip_pool,
+        audit_email=profile.audit_email,
     )
 
 
@@ -200,8 +204,9 @@ def _gate(conn: Connection, kind: str, account_id: str = "") -> Gate:
 class IpAccessService:
     """The one place IP auth and allow lists are managed (API, dashboard, CLI) and consulted (SMTP, API)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
         self._db = db
+        self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._senders: RefreshingCache[str, SmtpSender | None] = RefreshingCache(CACHE_SECONDS)
         self._gates: RefreshingCache[tuple[str, str], Gate] = RefreshingCache(CACHE_SECONDS)
 
@@ -226,6 +231,7 @@ class IpAccessService:
         """Replace every setting (POST edit) or, with `only`, just those (PATCH edit); an address
         without an entry gets one, with the defaults for the settings not given."""
         ip = _address("ip_address", req.ip_address)
+        check_pool(req.ip_pool, self._pool_ids)
         row = await self._change(lambda conn: _edit_ip_auth(conn, account_id, ip, req, only))
         return _ip_auth_result(row)
 

@@ -2,8 +2,9 @@
 
 A password is kept only as its Argon2 hash and shown once, by add. Usernames are unique across
 all accounts (SMTP AUTH names no account); everything else only ever sees the caller's account.
-Raises InvalidInput for a setting that fails validation, Conflict for a username that is taken
-and NotFound for a username the account does not have.
+Raises InvalidInput for a setting that fails validation (an `ip_pool` must name a configured
+dedicated IP pool), Conflict for a username that is taken and NotFound for a username the account
+does not have.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postroom.clock import utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.features.dedicated_ips.service import check_pool
 from postroom.features.smtp_users import repo
 from postroom.features.smtp_users.passwords import Passwords, new_password
 from postroom.features.smtp_users.profile import (
@@ -53,6 +56,8 @@ class SmtpSender:
     status: str  # allowed | blocked | sandbox
     sending_allowed: bool
     ratelimit: tuple[int, float] | None  # (messages, per seconds) when custom_ratelimit is on
+    ip_pool: int | None = None  # the user's own dedicated IP pool; None: its account's, else the default
+    audit_email: str | None = None  # gets a hidden copy of every message the user sends
 
 
 def _check_username(username: str) -> None:
@@ -103,13 +108,16 @@ def _remove(conn: Connection, account_id: str, username: str) -> dict[str, Any]:
 
 
 def _sender(row: dict[str, Any]) -> SmtpSender:
+    profile = profile_of(row)
     return SmtpSender(
         account_id=row["account_id"],
         account_name=row["account_name"],
         username=row["username"],
         status=row["status"],
         sending_allowed=bool(row["sending_allowed"]),
-        ratelimit=ratelimit_of(profile_of(row)),
+        ratelimit=ratelimit_of(profile),
+        ip_pool=profile.ip_pool,
+        audit_email=profile.audit_email,
     )
 
 
@@ -120,8 +128,9 @@ def _login_digest(username: str, password: str) -> bytes:
 class SmtpUserService:
     """The one place SMTP users are managed (API, dashboard, CLI) and logged in (SMTP server)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
         self._db = db
+        self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._passwords = Passwords()
         # sha256(username NUL password) → (fresh until, the hash it was verified against)
         self._logins: dict[bytes, tuple[float, str]] = {}
@@ -129,6 +138,7 @@ class SmtpUserService:
     async def add(self, account_id: str, req: SmtpUserRequest) -> SmtpUserResult:
         """Create a user in the account; the result holds the clear password, the only time it is shown."""
         _check_username(req.username)
+        check_pool(req.ip_pool, self._pool_ids)
         profile = validated({name: getattr(req, name) for name in SETTING_FIELDS})
         password = req.email_password or new_password()
         now = utcnow()
@@ -150,6 +160,7 @@ class SmtpUserService:
 
         The password changes only when `email_password` is given.
         """
+        check_pool(req.ip_pool, self._pool_ids)
         password_hash = await self._passwords.hash(req.email_password) if req.email_password else ""
         row = await self._db.write(lambda conn: _edit(conn, account_id, req, only, password_hash))
         self._logins.clear()

@@ -112,7 +112,7 @@ def register(registry: Registry) -> None:
             reinvite,
             SubaccountIdRequest,
             str,
-            "Resend a subaccount's invitation (no invitation email is sent in this version)",
+            "Mail a subaccount's invitation again with a new link (older links stop working)",
             aliases=("/subaccount/resend_invite",),
         )
     )

@@ -3,7 +3,10 @@
 A subaccount is a row of `accounts` whose `parent_id` is its master; its id is six lower-case
 base-36 characters ("34l8oj"). Only a master account (no parent) has subaccounts. A closed
 subaccount's keys are refused like blocked keys: closing and reopening tell the key cache at once
-(`on_change`). `plan_size` is reported with this calendar month's stored messages as `plan_used`.
+(`on_change`); its SMTP users are refused too (`is_closed`, `sending_refusal`). `plan_size` is
+reported with this calendar month's stored messages as `plan_used`, and is the subaccount's monthly
+quota on both doors (`reserve`, see quota.py). A subaccount with an email address is invited by mail
+(invitations.py).
 Raises InvalidInput for a bad field, Forbidden when the caller is a subaccount, NotFound for an id
 that is not one of the caller's subaccounts and Conflict for a state change that is already done.
 """
@@ -11,7 +14,9 @@ that is not one of the caller's subaccounts and Conflict for a state change that
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +26,10 @@ from sqlalchemy import Connection
 from postroom.clock import utcnow
 from postroom.errors import Conflict, Forbidden, InvalidInput, NotFound
 from postroom.features.api_keys.identity import Principal
+from postroom.features.dedicated_ips.service import check_pool
 from postroom.features.subaccounts import repo
+from postroom.features.subaccounts.invitations import Invitation, Invitations, new_nonce
+from postroom.features.subaccounts.quota import InFlight, QuotaExceeded, quota_phrase
 from postroom.features.subaccounts.schemas import (
     DEDICATED_IP_MIN_PLAN,
     PLAN_SIZES,
@@ -50,9 +58,10 @@ COLUMNS = {
     "sms_limit": "sms_limit",
     "ip_pool": "ip_pool",
 }
-NO_INVITATION = (
-    "No invitation email is sent in this version of Postroom: give the subaccount's user an API key instead"
-)
+# An account's parent, state and plan are remembered this long for the SMTP checks; this process's
+# own changes (edit, close, reopen) take effect at once, another process's within this time.
+PROFILE_SECONDS = 5.0
+MAX_PROFILES = 10000
 
 
 def new_subaccount_id() -> str:
@@ -123,16 +132,23 @@ class SubaccountService:
         on_change: Callable[[], None] | None = None,
         mailer: SystemMailer | None = None,
         links: LinkSigner | None = None,
+        pool_ids: Collection[int] = (),
     ) -> None:
         self._db = db
+        self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._on_change = on_change or (lambda: None)
-        self._mailer = mailer
-        self._links = links
+        self._invitations = Invitations(db, mailer, links)
+        self._in_flight: dict[str, InFlight] = {}
+        self._profiles: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     async def add(self, principal: Principal, req: SubaccountAddRequest) -> SubaccountResult:
+        """Create the subaccount; with a `subaccount_email`, mail that address an invitation."""
         parent_id = require_master(principal)
         values = _values(req, set(COLUMNS))
         _check(values)
+        check_pool(req.ip_pool, self._pool_ids)
+        nonce = new_nonce() if values.get("email") else None
+        rows: list[dict[str, Any]] = []
 
         def write(conn: Connection) -> SubaccountResult:
             account_id = new_subaccount_id()
@@ -144,16 +160,22 @@ class SubaccountService:
                 "parent_id": parent_id,
                 "state": "active",
                 "created_at": utcnow(),
+                "invite_nonce": nonce,
             }
             repo.insert_subaccount(conn, row)
+            rows.append(row)
             return result_of(row, 0)
 
-        return await self._db.write(write)
+        result = await self._db.write(write)
+        if nonce is not None:
+            await self._invitations.send(rows[0], nonce, principal.account_name)
+        return result
 
     async def edit(
         self, principal: Principal, req: SubaccountEditRequest, given: set[str]
     ) -> SubaccountResult:
         parent_id = require_master(principal)
+        check_pool(req.ip_pool, self._pool_ids)
         changes = _values(req, given & set(COLUMNS))
 
         def write(conn: Connection) -> SubaccountResult:
@@ -164,7 +186,9 @@ class SubaccountService:
                 repo.update_subaccount(conn, row["id"], changes)
             return _result(conn, merged)
 
-        return await self._db.write(write)
+        result = await self._db.write(write)
+        self._profiles.pop(result.id, None)  # a new plan counts at once
+        return result
 
     async def search(self, principal: Principal, req: SubaccountSearchRequest) -> SubaccountSearchResult:
         parent_id = require_master(principal)
@@ -203,13 +227,39 @@ class SubaccountService:
             return f"Successfully {verb} subaccount {row['email'] or row['name']}"
 
         answer = await self._db.write(write)
-        self._on_change()  # the subaccount's keys are refused (or accepted again) at once
+        self._profiles.clear()
+        self._on_change()  # the subaccount's keys and SMTP users are refused (or accepted again) at once
         return answer
 
     async def reinvite(self, principal: Principal, subaccount_id: str) -> str:
+        """Mail the invitation again with a new link (older links stop working). InvalidInput for a
+        subaccount without an email address, Conflict for a closed one."""
         parent_id = require_master(principal)
-        await self._db.read(lambda conn: _child(conn, parent_id, subaccount_id))
-        return NO_INVITATION
+        nonce = new_nonce()
+
+        def write(conn: Connection) -> dict[str, Any]:
+            row = _child(conn, parent_id, subaccount_id)
+            if not row["email"]:
+                raise InvalidInput(
+                    "id", f"The subaccount {row['id']} has no email address: set one with subaccount_email"
+                )
+            if row["state"] == "closed":
+                raise Conflict(f"The subaccount {row['id']} is closed: reopen it before inviting again")
+            repo.update_subaccount(conn, row["id"], {"invite_nonce": nonce})
+            return row
+
+        row = await self._db.write(write)
+        await self._invitations.send(row, nonce, principal.account_name)
+        return f"Invitation resent to {row['email']}"
+
+    async def invitation(self, token: str) -> Invitation | None:
+        """The invitation an emailed link names while it can still be accepted, else None."""
+        return await self._invitations.find(token)
+
+    async def accept_invitation(self, token: str) -> str:
+        """Use an invitation link once: the subaccount's first API key (every permission), shown
+        once. InvalidInput when the link is expired, replaced, used, or its subaccount closed."""
+        return await self._invitations.accept(token)
 
     async def cycle(self, account_id: str) -> tuple[datetime, int, int]:
         """This calendar month's start, the messages the account stored in it, and its plan size."""
@@ -223,16 +273,75 @@ class SubaccountService:
         return await self._db.read(read)
 
     async def check_quota(self, principal: Principal, messages: int) -> None:
-        """Conflict (402) when a subaccount's monthly plan cannot take `messages` more; masters have none."""
-        if principal.is_master:
+        """QuotaExceeded (a Conflict, 402) when a subaccount's monthly plan cannot take `messages`
+        more; masters have none. Only a check: a send holds `reserve` around storing instead."""
+        async with self.reserve(principal.account_id, messages, master=principal.is_master):
+            pass
+
+    @asynccontextmanager
+    async def reserve(
+        self, account_id: str, messages: int, master: bool | None = None
+    ) -> AsyncIterator[None]:
+        """Hold room for `messages` in the account's monthly quota while the body of the `async with`
+        stores the send; QuotaExceeded (402) when there is none. Sends in flight in this process are
+        counted (quota.InFlight), so concurrent sends never overshoot the plan; across processes
+        they can (see quota.py). A master account has no quota: `master` says so when the caller
+        knows, else the account is looked up."""
+        if master is None:
+            profile = await self._profile(account_id)
+            master = profile is None or profile["parent_id"] is None
+        if master:
+            yield
             return
-        _, used, plan = await self.cycle(principal.account_id)
-        if used + messages > plan:
-            raise Conflict(
-                f"The monthly email quota of {plan} emails is exhausted ({used} sent this month)"
-                if used >= plan
-                else f"The monthly email quota of {plan} emails leaves room for {plan - used} more"
-            )
+        ledger = self._in_flight.setdefault(account_id, InFlight())
+        read = ledger.begin_read()
+        try:
+            _, used, plan = await self.cycle(account_id)
+        finally:
+            pending = ledger.end_read(read)
+        if used + pending + messages > plan:
+            self._forget_idle(account_id, ledger)
+            raise QuotaExceeded(plan, used + pending)
+        reservation = ledger.open(messages)
+        try:
+            yield
+        finally:
+            ledger.close(reservation)
+            self._forget_idle(account_id, ledger)
+
+    def _forget_idle(self, account_id: str, ledger: InFlight) -> None:
+        if ledger.idle and self._in_flight.get(account_id) is ledger:
+            del self._in_flight[account_id]
+
+    async def is_closed(self, account_id: str) -> bool:
+        """True for a closed subaccount (its SMTP users are refused at AUTH)."""
+        profile = await self._profile(account_id)
+        return profile is not None and profile["state"] == "closed"
+
+    async def sending_refusal(self, account_id: str, messages: int = 1) -> str:
+        """Why the account cannot send `messages` more now, as a phrase for an SMTP reply ("" when
+        it can): its subaccount is closed, or its monthly quota has no room."""
+        if await self.is_closed(account_id):
+            return f"the subaccount {account_id} is closed"
+        # A look, not a reservation: it must not count as a send in flight (DATA reserves, and a
+        # peek counted there would refuse real sends at the limit).
+        profile = await self._profile(account_id)
+        if profile is None or profile["parent_id"] is None:
+            return ""
+        _, used, plan = await self.cycle(account_id)
+        return quota_phrase(plan, used) if used + messages > plan else ""
+
+    async def _profile(self, account_id: str) -> dict[str, Any] | None:
+        """The account's row (None: no such account), remembered for PROFILE_SECONDS."""
+        now = time.monotonic()
+        cached = self._profiles.get(account_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = await self._db.read(lambda conn: repo.account(conn, account_id))
+        if len(self._profiles) >= MAX_PROFILES:
+            self._profiles.clear()
+        self._profiles[account_id] = (now + PROFILE_SECONDS, row)
+        return row
 
     async def act_for(self, principal: Principal, subaccount_id: str) -> Principal:
         """The principal a master key runs as for its subaccount: Forbidden for a subaccount key or an
