@@ -110,6 +110,7 @@ def _create_everything(server: RunningServer, sub: str) -> dict[str, Any]:
     post("allowed_senders/add", {"allowed_senders": [f"{sub}.example.org"]})
     post("ip_auth/edit", {"ip_address": "192.0.2.10"})
     post("api_keys/add", {"description": f"made for {sub}"})
+    post("single_sender_emails/add", {"email_address": f"me@{sub}.example.net"})
     return {"email_id": email_id}
 
 
@@ -127,6 +128,7 @@ def _listed(server: RunningServer, key: str) -> dict[str, Any]:
         "senders": data("allowed_senders/view")["allowed_senders"],
         "ip_auth": [r["ip_address"] for r in data("ip_auth/view")["results"]],
         "scheduled": len(data("email/scheduled/search")),
+        "single_senders": [s["email_address"] for s in data("single_sender_emails/view")["senders"]],
         "captured": _captured(server, key),
     }
 
@@ -141,11 +143,15 @@ def test_data_of_one_subaccount_is_invisible_to_another(server: RunningServer) -
     assert seen_a["smtp"] == [f"user-{a}"] and f"made for {a}" in seen_a["keys"]
     assert seen_a["domains"] == [f"{a}.example.com"] and seen_a["senders"] == [f"{a}.example.org"]
     assert seen_a["ip_auth"] == ["192.0.2.10"] and seen_a["scheduled"] == 1
+    assert seen_a["single_senders"] == [f"me@{a}.example.net"]
     assert seen_b == empty_b
     assert made["email_id"] not in seen_b["activity"] and seen_b["smtp"] == [] and seen_b["domains"] == []
     # B's changes do not touch A: B removes and clears what it can, A keeps everything
     error(server.post("users/smtp/remove", {"username": f"user-{a}"}, key=key_b), 404)
     error(server.post("domain/remove", {"domain": f"{a}.example.com"}, key=key_b), 404)
+    error(
+        server.post("single_sender_emails/remove", {"email_address": f"me@{a}.example.net"}, key=key_b), 404
+    )
     ok(
         server.post(
             "allowed_senders/update", {"mode": "disabled", "allowed_senders": ["b.example"]}, key=key_b
