@@ -11,8 +11,6 @@ Limits are counted in this process (features.api_keys.limits) and answer 429 REQ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
@@ -78,18 +76,11 @@ async def act(services: Services, principal: Principal, body: dict[str, Any]) ->
     return await services.subaccounts.act_for(principal, subaccount_id)
 
 
-@asynccontextmanager
-async def quota_held(
-    services: Services, principal: Principal, path: str, body: dict[str, Any]
-) -> AsyncIterator[None]:
-    """Around the handler of a send: Conflict (402) when it would go over a subaccount's monthly
-    plan (`limit`), else its messages are held in the quota until the handler has stored them, so
-    concurrent sends cannot all pass the same check (features.subaccounts.quota)."""
-    if path not in SENT_PATHS or principal.is_master:
-        yield
-        return
-    async with services.subaccounts.reserve(principal.account_id, _messages(path, body), master=False):
-        yield
+async def check_quota(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> None:
+    """Conflict (402) when a send cannot fit a subaccount's monthly plan (`limit`): the early check;
+    the binding one runs where the messages are stored (features.subaccounts.quota)."""
+    if path in SENT_PATHS:
+        await services.subaccounts.check_quota(principal, _messages(path, body))
 
 
 def _take(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> Quota | None:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from postroom.api.access import act, authenticate, authorize, quota_held
+from postroom.api.access import act, authenticate, authorize, check_quota
 from postroom.api.body import decode_json_object
 from postroom.api.call import Call
 from postroom.api.envelope import envelope, error_envelope
@@ -85,10 +85,9 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
         principal = await authenticate(services, request.headers, body, client_ip(request))
         limits = await authorize(services, principal, endpoint.path, client_ip(request), body)
         principal = await act(services, principal, body)
+        await check_quota(services, principal, endpoint.path, body)
         call = Call(services, principal, body, request_id, client_ip(request), request.method)
-        async with quota_held(services, principal, endpoint.path, body):
-            result = await endpoint.handler(call)
-        return envelope(request_id, result, headers=limits)
+        return envelope(request_id, await endpoint.handler(call), headers=limits)
     except PostroomError as exc:
         if path.rstrip("/") in SEND_PATHS:
             response = envelope(request_id, send_failure(exc), status=exc.status)

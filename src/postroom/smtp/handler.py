@@ -9,8 +9,9 @@ A closed subaccount's SMTP users fail AUTH like a wrong password (535 5.7.8), an
 authenticated before the close is refused at MAIL FROM and DATA. A subaccount whose monthly quota
 has no room is refused at MAIL FROM with 550 5.7.1 and the quota sentence: permanent, because the
 quota comes back only next month or when the master raises the plan, and a 4xx would have clients
-queue and retry for days while the sender never hears why. DATA stores the message while holding
-its place in the quota (Accounts.reserve), so parallel sessions cannot overshoot it.
+queue and retry for days while the sender never hears why. The store at DATA counts the message
+against the quota under a lock (features/subaccounts/quota.py), so parallel sessions, in any number
+of processes, cannot overshoot it: the ones that find it full get the same 550 at DATA.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ import ipaddress
 import logging
 import re
 import ssl
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
 from postroom.errors import InvalidInput, StorageUnavailable
-from postroom.features.email.repo import StoredMessage
 from postroom.features.email.service import EmailService, SmtpSubmission
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
@@ -74,8 +73,6 @@ class Accounts(Protocol):
     async def is_closed(self, account_id: str) -> bool: ...
 
     async def sending_refusal(self, account_id: str, messages: int = 1) -> str: ...
-
-    def reserve(self, account_id: str, messages: int) -> AbstractAsyncContextManager[None]: ...
 
 
 def _peer_ip(session: Session) -> str:
@@ -205,19 +202,12 @@ class SubmissionHandler:
                 return replies.TOO_BIG.format(limit=self._settings.smtp_max_size)
             return replies.BAD_MESSAGE.format(reason=exc.message)
         try:
-            email_id = await self._store(message, sender.account_id)
+            email_id = await self._email.accept(message)
         except StorageUnavailable:
             return replies.STORAGE_UNAVAILABLE
         except QuotaExceeded as exc:  # the quota filled up since MAIL FROM
             return replies.SENDER_REFUSED.format(reason=exc.reason)
         return replies.ACCEPTED.format(email_id=email_id)
-
-    async def _store(self, message: StoredMessage, account_id: str) -> str:
-        """Accept the message, holding its place in the account's monthly quota meanwhile."""
-        if self._accounts is None:
-            return await self._email.accept(message)
-        async with self._accounts.reserve(account_id, 1):
-            return await self._email.accept(message)
 
     async def _recipient_refusal(self, session: Session, address: str) -> str | None:
         sender = session.auth_data  # as checked at MAIL FROM

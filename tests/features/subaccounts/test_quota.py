@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import msgspec
 from sqlalchemy import insert, update
 
 from conftest import RunningServer
 from envelope_checks import error, ok
+from postroom.features.api_keys import repo as key_repo
+from postroom.features.api_keys.identity import Principal
+from postroom.features.email.schemas import SendRequest
 from postroom.storage.tables import accounts, messages
 
 MESSAGE = {"sender": "s@example.com", "to": ["t@example.com"], "subject": "hello", "text_body": "x"}
@@ -110,3 +114,43 @@ def test_concurrent_sends_at_the_limit_never_overshoot_it(server: RunningServer)
     assert statuses == [200, 402, 402, 402, 402]
     cycle = ok(server.post("stats/email_cycle", {}, key=sub_key))
     assert (cycle["cycle_used"], cycle["cycle_remaining"]) == (2000, 0)
+
+
+def test_two_servers_on_one_database_never_overshoot_it_together(make_server: Any) -> None:
+    """Two servers (as two processes would) share nothing but the database: the binding check runs
+    where the messages are stored, under a lock, so their sends together stop at the plan."""
+    first, second = make_server(), make_server()
+    sub = ok(first.post("subaccount/add", {"fullname": "Busy", "limit": 2000}))["id"]
+    sub_key = _key_for(first, sub)
+    _fake_sent(first, sub, 1997)
+
+    async def send_all() -> list[httpx.Response]:
+        clients = [httpx.AsyncClient(base_url=s.base_url, timeout=30) for s in (first, second)]
+        try:
+            sends = [
+                clients[i % 2].post("/v3/email/send", json={"api_key": sub_key, **MESSAGE}) for i in range(10)
+            ]
+            return await asyncio.gather(*sends)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    responses = asyncio.run(send_all())
+    assert sorted(r.status_code for r in responses) == [200] * 3 + [402] * 7
+    refused = [r.json()["data"] for r in responses if r.status_code == 402]
+    assert all("monthly email quota of 2000 emails" in str(d) for d in refused)
+    cycle = ok(second.post("stats/email_cycle", {}, key=sub_key))
+    assert (cycle["cycle_used"], cycle["cycle_remaining"]) == (2000, 0)
+
+
+async def test_the_store_itself_refuses_messages_over_the_plan(server: RunningServer) -> None:
+    """Past the early check (as a send racing another would be), a batch stores what fits."""
+    services = server.app.state.services
+    sub = ok(server.post("subaccount/add", {"fullname": "Batch", "limit": 2000}))["id"]
+    _fake_sent(server, sub, 1998)
+    master = services.db.read_sync(key_repo.master_account_id)
+    principal = Principal("sub-key", sub, "Batch", ("*",), parent_id=master)
+    request = msgspec.convert(MESSAGE, SendRequest)
+    results = await services.email.send_batch(principal, [request] * 3, "127.0.0.1")
+    assert [r.succeeded for r in results] == [1, 1, 0]
+    assert "monthly email quota of 2000 emails is exhausted" in results[2].failures[0]

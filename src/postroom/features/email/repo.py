@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from postroom.features.subaccounts import quota
 from postroom.features.suppressions import repo as suppressions
 from postroom.storage.tables import accounts, deliveries, events, messages
 
@@ -113,7 +114,10 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
     A suppressed recipient gets no delivery but a `rejected` event instead. A message that names no
     IP pool takes its account's. Written for the group-commit writer: every message accepted at the
     same moment goes into one multi-row INSERT per table. Returns one Accepted per message, in order.
+    Raises QuotaExceeded when a subaccount's messages would go over its monthly plan (the writer then
+    stores the group's messages one by one, so only those over it fail).
     """
+    quota.enforce(conn, (m.account_id for m, _ in items), items[0][1])
     refused = _refused(conn, items)
     skipped = {m.email_id: _skipped(m, refused[m.email_id]) for m, _ in items}
     account_pools = _account_pools(conn, items)

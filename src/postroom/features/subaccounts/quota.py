@@ -1,24 +1,24 @@
-"""A subaccount's monthly quota: the refusal sentences, and the sends let through but not yet stored.
+"""A subaccount's monthly quota: messages stored this calendar month may not exceed its plan.
 
-The quota is "messages stored this calendar month" (a count over `messages`). A send is checked
-before it is stored, so two sends checked at the same time would both see room for one more. The
-InFlight ledger closes that gap inside one process: a send that passed the check is counted as
-in flight until it has been stored (or has failed), and every check adds what is in flight to what
-it read from the database. It never serialises sends, and it never undercounts: a send finished
-while a check was reading may be counted twice for that one check (a refusal just at the limit,
-never an overshoot).
-
-Across processes (PostgreSQL with several `serve`/`smtp` processes) nothing is shared but the
-database, and the count is not locked: processes checking at the same moment can together go over
-the plan by at most the sends they have in flight at once. Closing that would need the check and the
-insert in one transaction under a lock on the account row, inside the email service.
+Two checks. The early one (SubaccountService.check_quota, and the SMTP server at MAIL FROM) reads the
+count and refuses a send that cannot fit, before anything is composed. The binding one is
+`enforce`, inside the transaction that stores the messages: on PostgreSQL it first locks the
+subaccounts' rows (`SELECT … FOR UPDATE`, in id order), on SQLite the store runs under BEGIN
+IMMEDIATE, so concurrent sends in any number of processes are counted one after another and the plan
+is never overshot. Master accounts have no quota and are never locked.
 """
 
 from __future__ import annotations
 
-import itertools
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, select
 
 from postroom.errors import Conflict
+from postroom.features.subaccounts.repo import sent_since
+from postroom.storage.tables import accounts
 
 
 class QuotaExceeded(Conflict):
@@ -35,46 +35,26 @@ def quota_phrase(plan: int, used: int) -> str:
     return f"the monthly email quota of {plan} emails leaves room for {plan - used} more"
 
 
-class InFlight:
-    """One account's sends that passed the quota check and are not known to be stored yet.
+def month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
-    All methods are synchronous, so a check's "read the count, add what is in flight, reserve" runs
-    between two awaits and no other send of this process can come in between.
-    """
 
-    def __init__(self) -> None:
-        self._ids = itertools.count()
-        self._finishes = 0  # how many sends have finished, ever: the ledger's clock
-        self._open: dict[int, int] = {}  # reservation → messages
-        self._reads: dict[int, int] = {}  # a check's database read in progress → the clock at its start
-        self._finished: list[tuple[int, int]] = []  # (clock when finished, messages), while reads run
-
-    def begin_read(self) -> int:
-        """Before a check reads the count: sends that finish from now on may be missing from it."""
-        read = next(self._ids)
-        self._reads[read] = self._finishes
-        return read
-
-    def end_read(self, read: int) -> int:
-        """After the read: what is in flight for it (open sends, and those that finished meanwhile)."""
-        start = self._reads.pop(read)
-        pending = sum(self._open.values()) + sum(n for at, n in self._finished if at > start)
-        oldest = min(self._reads.values(), default=self._finishes)
-        self._finished = [(at, n) for at, n in self._finished if at > oldest]
-        return pending
-
-    def open(self, messages: int) -> int:
-        reservation = next(self._ids)
-        self._open[reservation] = messages
-        return reservation
-
-    def close(self, reservation: int) -> None:
-        """The send was stored (or failed); a read that began before now may not have seen it."""
-        messages = self._open.pop(reservation)
-        self._finishes += 1
-        if self._reads:
-            self._finished.append((self._finishes, messages))
-
-    @property
-    def idle(self) -> bool:
-        return not self._open and not self._reads
+def enforce(conn: Connection, account_ids: Iterable[str], now: datetime) -> None:
+    """In the storing transaction, before the messages are inserted (one entry per message): raise
+    QuotaExceeded when a subaccount's messages would go over its plan."""
+    wanted = Counter(account_ids)
+    query = (
+        select(accounts.c.id, accounts.c.plan_size)
+        .where(accounts.c.id.in_(wanted), accounts.c.parent_id.is_not(None))
+        .order_by(accounts.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    plans = {str(r.id): int(r.plan_size) for r in conn.execute(query)}
+    if not plans:
+        return
+    used = sent_since(conn, sorted(plans), month_start(now))
+    for account_id, plan in plans.items():
+        so_far = used.get(account_id, 0)
+        if so_far + wanted[account_id] > plan:
+            raise QuotaExceeded(plan, so_far)

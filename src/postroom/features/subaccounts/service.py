@@ -5,8 +5,8 @@ base-36 characters ("34l8oj"). Only a master account (no parent) has subaccounts
 subaccount's keys are refused like blocked keys: closing and reopening tell the key cache at once
 (`on_change`); its SMTP users are refused too (`is_closed`, `sending_refusal`). `plan_size` is
 reported with this calendar month's stored messages as `plan_used`, and is the subaccount's monthly
-quota on both doors (`reserve`, see quota.py). A subaccount with an email address is invited by mail
-(invitations.py).
+quota on both doors (`check_quota` early, quota.enforce where messages are stored). A subaccount
+with an email address is invited by mail (invitations.py).
 Raises InvalidInput for a bad field, Forbidden when the caller is a subaccount, NotFound for an id
 that is not one of the caller's subaccounts and Conflict for a state change that is already done.
 """
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from postroom.features.api_keys.identity import Principal
 from postroom.features.dedicated_ips.service import check_pool
 from postroom.features.subaccounts import repo
 from postroom.features.subaccounts.invitations import Invitation, Invitations, new_nonce
-from postroom.features.subaccounts.quota import InFlight, QuotaExceeded, quota_phrase
+from postroom.features.subaccounts.quota import QuotaExceeded, month_start, quota_phrase
 from postroom.features.subaccounts.schemas import (
     DEDICATED_IP_MIN_PLAN,
     PLAN_SIZES,
@@ -66,10 +65,6 @@ MAX_PROFILES = 10000
 
 def new_subaccount_id() -> str:
     return "".join(secrets.choice(_BASE36) for _ in range(ID_LENGTH))
-
-
-def month_start(now: datetime) -> datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def require_master(principal: Principal) -> str:
@@ -138,7 +133,6 @@ class SubaccountService:
         self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._on_change = on_change or (lambda: None)
         self._invitations = Invitations(db, mailer, links)
-        self._in_flight: dict[str, InFlight] = {}
         self._profiles: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     async def add(self, principal: Principal, req: SubaccountAddRequest) -> SubaccountResult:
@@ -273,45 +267,14 @@ class SubaccountService:
         return await self._db.read(read)
 
     async def check_quota(self, principal: Principal, messages: int) -> None:
-        """QuotaExceeded (a Conflict, 402) when a subaccount's monthly plan cannot take `messages`
-        more; masters have none. Only a check: a send holds `reserve` around storing instead."""
-        async with self.reserve(principal.account_id, messages, master=principal.is_master):
-            pass
-
-    @asynccontextmanager
-    async def reserve(
-        self, account_id: str, messages: int, master: bool | None = None
-    ) -> AsyncIterator[None]:
-        """Hold room for `messages` in the account's monthly quota while the body of the `async with`
-        stores the send; QuotaExceeded (402) when there is none. Sends in flight in this process are
-        counted (quota.InFlight), so concurrent sends never overshoot the plan; across processes
-        they can (see quota.py). A master account has no quota: `master` says so when the caller
-        knows, else the account is looked up."""
-        if master is None:
-            profile = await self._profile(account_id)
-            master = profile is None or profile["parent_id"] is None
-        if master:
-            yield
+        """The early check of a send: QuotaExceeded (a Conflict, 402) when a subaccount's monthly
+        plan has no room for `messages` more; masters have none. The binding check runs where the
+        messages are stored (quota.enforce)."""
+        if principal.is_master:
             return
-        ledger = self._in_flight.setdefault(account_id, InFlight())
-        read = ledger.begin_read()
-        try:
-            _, used, plan = await self.cycle(account_id)
-        finally:
-            pending = ledger.end_read(read)
-        if used + pending + messages > plan:
-            self._forget_idle(account_id, ledger)
-            raise QuotaExceeded(plan, used + pending)
-        reservation = ledger.open(messages)
-        try:
-            yield
-        finally:
-            ledger.close(reservation)
-            self._forget_idle(account_id, ledger)
-
-    def _forget_idle(self, account_id: str, ledger: InFlight) -> None:
-        if ledger.idle and self._in_flight.get(account_id) is ledger:
-            del self._in_flight[account_id]
+        _, used, plan = await self.cycle(principal.account_id)
+        if used + messages > plan:
+            raise QuotaExceeded(plan, used)
 
     async def is_closed(self, account_id: str) -> bool:
         """True for a closed subaccount (its SMTP users are refused at AUTH)."""
@@ -323,8 +286,7 @@ class SubaccountService:
         it can): its subaccount is closed, or its monthly quota has no room."""
         if await self.is_closed(account_id):
             return f"the subaccount {account_id} is closed"
-        # A look, not a reservation: it must not count as a send in flight (DATA reserves, and a
-        # peek counted there would refuse real sends at the limit).
+        # the early check at MAIL FROM; the store at DATA is the binding one (quota.enforce)
         profile = await self._profile(account_id)
         if profile is None or profile["parent_id"] is None:
             return ""
