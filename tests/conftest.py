@@ -36,6 +36,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+REDIS_URL = os.environ.get("POSTROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis for shared rate limits (POSTROOM_TEST_REDIS_URL, default database 15 on loopback).
+
+    Its absence skips the test, or fails it under POSTROOM_REQUIRE_ALL_TESTS=1 (set by .ci/run)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("POSTROOM_REQUIRE_ALL_TESTS") == "1":
+            pytest.fail(f"POSTROOM_REQUIRE_ALL_TESTS=1 but Redis at {REDIS_URL} does not answer: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} does not answer")
+    return REDIS_URL
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""

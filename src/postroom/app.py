@@ -97,6 +97,7 @@ def build_smtp(services: Services) -> SmtpServer:
         services.ip_access,
         services.feedback,
         accounts=services.subaccounts,
+        windows=services.keys.limits.windows,
     )
     return SmtpServer(services.settings, handler, services.ip_access)
 
@@ -128,6 +129,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
                     await reverify
                 if task is not None:
                     await task
+                await services.keys.limits.close()
                 db.writer.stop()
 
     routes: list[Any] = [

@@ -1,11 +1,14 @@
-"""Fixed-window counters in memory: per-sender sending limits and per-IP authentication back-off.
+"""Fixed-window counters: per-key and per-sender limits, per-IP authentication back-off.
 
-Counts are per process; with several processes each enforces the limit on its own share.
+WindowCounter and MemoryWindows count in this process; with several processes each enforces a limit
+on its own share of the traffic, unless the windows are shared (storage/shared_windows.py, Redis).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 
 class WindowCounter:
@@ -43,3 +46,41 @@ class WindowCounter:
 
     def reset(self, key: str) -> None:
         self._windows.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A window after a take: whether the events fitted, the count in the window, seconds to its end."""
+
+    fitted: bool
+    used: int
+    reset: float
+
+
+class Windows(Protocol):
+    """Fixed windows by name: in this process (MemoryWindows) or shared by every process (Redis)."""
+
+    async def take(self, name: str, n: int, limit: int, seconds: float) -> Taken:
+        """Count `n` events when `used + n <= limit`, else none."""
+        ...
+
+
+class MemoryWindows:
+    """The windows of this process. Taking runs without an await, so concurrent requests cannot overrun."""
+
+    def __init__(self) -> None:
+        self._counter = WindowCounter()
+
+    def take_now(self, name: str, n: int, limit: int, seconds: float) -> Taken:
+        now = time.monotonic()
+        used = self._counter.count(name, seconds, now)
+        fitted = used + n <= limit
+        if fitted:
+            for _ in range(n):
+                used = self._counter.add(name, seconds, now)
+        start = self._counter.started(name)
+        reset = seconds if start is None or now - start >= seconds else seconds - (now - start)
+        return Taken(fitted, used, reset)
+
+    async def take(self, name: str, n: int, limit: int, seconds: float) -> Taken:
+        return self.take_now(name, n, limit, seconds)

@@ -38,6 +38,10 @@ from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
 from postroom.settings import Settings
 from postroom.storage.database import Database
+from postroom.storage.shared_windows import RedisWindows
+from postroom.storage.state import shared_secret
+
+INSTALLATION_STATE = "installation_id"  # names this installation's keys in shared stores (Redis)
 
 
 @dataclass
@@ -78,6 +82,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     lists = AllowedListService(db)
     pool_ids = frozenset(pool.id for pool in settings.pools)  # what `ip_pool` settings may name
     keys = KeyAuthenticator(db, pool_ids)
+    if settings.redis_url:
+        keys.limits.windows = shared_windows(settings.redis_url, db)
     email = EmailService(
         db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
     )
@@ -104,6 +110,12 @@ def build_services(settings: Settings, db: Database) -> Services:
         single_senders=SingleSenderService(db, system_mail, links),
         worker=worker,
     )
+
+
+def shared_windows(url: str, db: Database) -> RedisWindows:
+    """Rate-limit windows in Redis, named for this installation (every process sharing the database)."""
+    namespace = db.write_sync(lambda conn: shared_secret(conn, INSTALLATION_STATE)).hex()[:16]
+    return RedisWindows(url, namespace)
 
 
 def build_policies(settings: Settings, db: Database, lists: AllowedListService) -> Policies:

@@ -109,6 +109,12 @@ class Settings:
             "description": "delivery source addresses: name=addr,addr;name2=addr (pool ids count from 1)"
         },
     )
+    redis_url: str = field(
+        default="",
+        metadata={
+            "description": "redis://host:port/db for rate limits shared by all processes; empty: per process"
+        },
+    )
     api_key: str = field(
         default="", metadata={"description": "fixed bootstrap API key (api-<32 hex>); never echoed"}
     )
@@ -381,6 +387,8 @@ def _validate_delivery(s: Settings) -> None:
         raise ConfigError("setting 'public_url': expected http://host[:port][/path] or https://…")
     if s.system_from and not re.fullmatch(r"[^@\s]+@[^@\s]+", s.system_from):
         raise ConfigError("setting 'system_from': expected an email address")
+    if s.redis_url and not re.match(r"^(redis|rediss|unix)://", s.redis_url):
+        raise ConfigError("setting 'redis_url': expected redis://host:port/db, rediss://… or unix://…")
     if s.mx_rate < 0:
         raise ConfigError("setting 'mx_rate': must be 0 (unlimited) or more")
 

@@ -1,8 +1,8 @@
 """The one place a caller's access is decided, for every HTTP door: who the key is, permission, the IP
 allow list, then the request and sending limits (decisions.md; reference §2.6).
 
-Limits are counted in this process (features.api_keys.limits) and answer 429 REQ_LIMIT_EXCEEDED with
-`X-RateLimit-*` and `Retry-After`:
+Limits are counted in this process, or in Redis for all processes (features.api_keys.limits), and
+answer 429 REQ_LIMIT_EXCEEDED with `X-RateLimit-*` and `Retry-After`:
 - failed key checks per client IP: after AUTH_FAILURES in AUTH_WINDOW seconds a further failure is a
   429 instead of a 401, while a good key from the same IP keeps working (it is always checked);
 - per-endpoint request limits per key (ENDPOINT_LIMITS), unless settings turn them off;
@@ -42,7 +42,7 @@ async def authenticate(services: Services, headers: Headers, body: dict[str, Any
     try:
         return await services.keys.authenticate(key_from(headers, body))
     except AuthError as exc:
-        quota = services.keys.limits.record(f"auth-failures:{ip}", AUTH_FAILURES, AUTH_WINDOW)
+        quota = await services.keys.limits.record(f"auth-failures:{ip}", AUTH_FAILURES, AUTH_WINDOW)
         if quota is not None:
             raise LimitExceeded(
                 f"Too many requests with a missing or invalid API key from {ip}", quota
@@ -59,7 +59,7 @@ async def authorize(
         raise Forbidden("You do not have permission to access this API endpoint")
     if not await services.ip_access.api_allowed(principal.account_id, ip):
         raise Forbidden(f"The IP address {ip} is not on this account's API allow list")
-    quota = _take(services, principal, path, body or {})
+    quota = await _take(services, principal, path, body or {})
     return quota.headers() if quota else {}
 
 
@@ -83,16 +83,16 @@ async def check_quota(services: Services, principal: Principal, path: str, body:
         await services.subaccounts.check_quota(principal, _messages(path, body))
 
 
-def _take(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> Quota | None:
+async def _take(services: Services, principal: Principal, path: str, body: dict[str, Any]) -> Quota | None:
     limits = services.keys.limits
     if path in ENDPOINT_LIMITS and services.settings.endpoint_rate_limits:
         n, seconds = ENDPOINT_LIMITS[path]
         refusal = f"This endpoint is rate limited to {n} requests every {per(seconds)}"
-        return limits.take(f"{path}:{principal.key_id}", 1, n, seconds, refusal)
+        return await limits.take(f"{path}:{principal.key_id}", 1, n, seconds, refusal)
     if path in SENT_PATHS and principal.ratelimit:
         n, seconds = principal.ratelimit
         refusal = f"This API key's sending limit of {n} emails every {per(seconds)} is reached"
-        return limits.take(f"sent:{principal.key_id}", _messages(path, body), n, seconds, refusal)
+        return await limits.take(f"sent:{principal.key_id}", _messages(path, body), n, seconds, refusal)
     return None
 
 

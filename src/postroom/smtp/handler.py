@@ -32,7 +32,7 @@ from postroom.features.email.service import EmailService, SmtpSubmission
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
 from postroom.features.subaccounts.quota import QuotaExceeded
-from postroom.ratelimit import WindowCounter
+from postroom.ratelimit import MemoryWindows, WindowCounter, Windows
 from postroom.settings import Settings
 from postroom.smtp import replies
 
@@ -97,6 +97,7 @@ class SubmissionHandler:
         ips: IpSenders,
         feedback: FeedbackService | None = None,
         accounts: Accounts | None = None,
+        windows: Windows | None = None,
     ) -> None:
         self._settings = settings
         self._accounts = accounts
@@ -105,7 +106,7 @@ class SubmissionHandler:
         self._users = users
         self._ips = ips
         self._auth_failures = WindowCounter()
-        self._sent = WindowCounter()
+        self._windows: Windows = windows or MemoryWindows()  # SMTP users' sending limits
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -140,12 +141,11 @@ class SubmissionHandler:
             refusal = await self._email.policy.sender_refusal(sender.account_id, address)
         if refusal:
             return replies.SENDER_REFUSED.format(reason=refusal)
-        if (
-            sender.ratelimit
-        ):  # a slot is taken now, with no await before it, so parallel sessions cannot overrun
-            if self._sent.count(sender.username, sender.ratelimit[1]) >= sender.ratelimit[0]:
+        if sender.ratelimit:  # one atomic take, so parallel sessions (and processes) cannot overrun
+            limit, seconds = sender.ratelimit
+            taken = await self._windows.take(f"smtp-sent:{sender.username}", 1, limit, seconds)
+            if not taken.fitted:
                 return replies.RATE_LIMITED
-            self._sent.add(sender.username, sender.ratelimit[1])
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.SENDER_OK

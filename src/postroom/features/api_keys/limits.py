@@ -1,7 +1,8 @@
-"""Fixed-window limits in memory: per-key request and sending limits, per-IP failed key checks.
+"""Fixed-window limits: per-key request and sending limits, per-IP failed key checks.
 
-Counts are per process (postroom.ratelimit): with several API processes behind a balancer each
-enforces a limit on the share of traffic it sees. A refusal is LimitExceeded, a 429 that carries
+Counts are per process (postroom.ratelimit.MemoryWindows) unless `redis_url` is set: then every
+process counts in the same Redis windows (storage/shared_windows.py) and a limit holds across all of
+them. A refusal is LimitExceeded, a 429 that carries
 `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds until the window ends,
 an integer, which is what the official Python client parses) and `Retry-After`.
 """
@@ -9,11 +10,12 @@ an integer, which is what the official Python client parses) and `Retry-After`.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from postroom.errors import RateLimited
-from postroom.ratelimit import WindowCounter
+from postroom.ratelimit import MemoryWindows, Windows
+
+UNLIMITED = 2**62  # a take that always fits: counting only
 
 
 @dataclass(frozen=True)
@@ -51,30 +53,27 @@ def per(seconds: float) -> str:
 
 
 class Limiter:
-    """Named fixed windows. Taking is synchronous (no await), so concurrent requests cannot overrun."""
+    """Named fixed windows, in this process or shared by every process (settings.redis_url)."""
 
-    def __init__(self) -> None:
-        self._windows = WindowCounter()
+    def __init__(self, windows: Windows | None = None) -> None:
+        self.windows: Windows = windows or MemoryWindows()
 
-    def _reset(self, name: str, seconds: float, now: float) -> float:
-        start = self._windows.started(name)
-        if start is None or now - start >= seconds:
-            return seconds
-        return seconds - (now - start)
-
-    def take(self, name: str, n: int, limit: int, seconds: float, refusal: str) -> Quota:
+    async def take(self, name: str, n: int, limit: int, seconds: float, refusal: str) -> Quota:
         """Count `n` events against `limit` per `seconds`; when they do not fit, count none and raise
         LimitExceeded whose message starts with `refusal`."""
-        now = time.monotonic()
-        used = self._windows.count(name, seconds, now)
-        if used + n > limit:
-            raise LimitExceeded(refusal, Quota(limit, limit - used, self._reset(name, seconds, now)))
-        for _ in range(n):
-            used = self._windows.add(name, seconds, now)
-        return Quota(limit, limit - used, self._reset(name, seconds, now))
+        taken = await self.windows.take(name, n, limit, seconds)
+        quota = Quota(limit, limit - taken.used, taken.reset)
+        if not taken.fitted:
+            raise LimitExceeded(refusal, quota)
+        return quota
 
-    def record(self, name: str, limit: int, seconds: float) -> Quota | None:
+    async def close(self) -> None:
+        """Release a shared store's connections (nothing to do for this process's own windows)."""
+        close = getattr(self.windows, "close", None)
+        if close is not None:
+            await close()
+
+    async def record(self, name: str, limit: int, seconds: float) -> Quota | None:
         """Count one event (a failure, say); the Quota when that takes the count over `limit`, else None."""
-        now = time.monotonic()
-        used = self._windows.add(name, seconds, now)
-        return Quota(limit, 0, self._reset(name, seconds, now)) if used > limit else None
+        taken = await self.windows.take(name, 1, UNLIMITED, seconds)
+        return Quota(limit, 0, taken.reset) if taken.used > limit else None
