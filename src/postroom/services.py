@@ -84,9 +84,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     keys = KeyAuthenticator(db, pool_ids)
     if settings.redis_url:
         keys.limits.windows = shared_windows(settings.redis_url, db)
-    email = EmailService(
-        db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
-    )
+    email = build_email(settings, db, lists, worker)
     links = LinkSigner(db)
     system_mail = SystemMailer(settings, email)
     return Services(
@@ -96,7 +94,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         keys=keys,
         email=email,
         activity=ActivityService(db),
-        messages=MessageService(db),
+        messages=MessageService(db, reveal_system_mail=settings.delivery_mode == "capture"),
         smtp_users=SmtpUserService(db, pool_ids),
         ip_access=IpAccessService(db, pool_ids),
         feedback=FeedbackService(db, settings.effective_return_path_domain),
@@ -124,6 +122,18 @@ def build_policies(settings: Settings, db: Database, lists: AllowedListService) 
     if settings.verified_sender_required:
         policies.add(VerifiedSenderPolicy(db, lists))
     return policies
+
+
+def build_email(
+    settings: Settings, db: Database, lists: AllowedListService, worker: DeliveryWorker
+) -> EmailService:
+    """The send path with its policies; with the verified-sender rule off, it warns where it would refuse."""
+    email = EmailService(
+        db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
+    )
+    if not settings.verified_sender_required:
+        email.advisor = VerifiedSenderPolicy(db, lists)
+    return email
 
 
 def build_transport(settings: Settings) -> Transport:

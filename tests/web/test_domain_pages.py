@@ -89,3 +89,18 @@ def test_a_key_without_domain_permission_sees_no_domain_page(server: RunningServ
         r = client.get("/domains/example.com")
         assert r.status_code == 403 and "/domain/view" in r.text
         assert client.get("/domains").status_code == 403
+
+
+def test_a_key_for_the_domain_pages_only_signs_in_to_them(server: RunningServer) -> None:
+    ok(server.post("domain/add", {"domain": "example.com", "auto_verify": False}))
+
+    def make(conn: Connection) -> str:
+        return create_key(conn, str(key_repo.master_account_id(conn)), ["/domain/view", "/domain/verify"])
+
+    key = server.app.state.services.db.write_sync(make)
+    with server.client() as client:
+        r = client.post("/sign-in", data={"api_key": key, "next": "/"})
+        assert r.status_code == 303 and r.headers["location"] == "/domains"
+        assert 'href="/domains/example.com"' in client.get("/domains").text
+        assert "Verify now" in client.get("/domains/example.com").text
+        assert client.get("/").status_code == 403  # no captured messages for this key

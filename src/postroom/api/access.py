@@ -29,6 +29,7 @@ ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
     "/activity/search": (60, 60.0),
     "/api_keys/add": (5, 60.0),
     "/email/search": (20, 60.0),
+    "/single_sender_emails/add": (20, 3600.0),  # each call mails a stranger: per key, 20 an hour
     "/subaccount/add": (50, 3600.0),
 }
 SENT_PATHS = {"/email/send", "/email/mime", "/email/batch"}

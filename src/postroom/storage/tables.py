@@ -93,6 +93,8 @@ messages = Table(
     Column("sandbox", Boolean, nullable=False, default=False, server_default=false()),
     # the dedicated IP pool (settings.ip_pools id) delivery binds to; null: the default address
     Column("ip_pool", Integer, nullable=True),
+    # what was accepted but is worth knowing ("the sender is not a verified sender domain …"); null: none
+    Column("warnings", JSON, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
     Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )

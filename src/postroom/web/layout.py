@@ -37,6 +37,7 @@ th{background:#eef0f3;font-weight:600}td.num{text-align:right;white-space:nowrap
 input[type=text],input[type=password]{padding:.35em .5em;border:1px solid #b8bec8;border-radius:3px}
 button{padding:.35em .8em;border:1px solid #8a93a3;border-radius:3px;background:#fff;cursor:pointer}
 button.danger{border-color:#b3261e;color:#b3261e}.error{color:#b3261e;font-weight:600}
+.warning{background:#fff4d6;border:1px solid #e0b84a;padding:.5em .8em}
 .bar{display:flex;gap:1em;align-items:center;margin:1em 0}.muted{color:#677085}
 iframe{width:100%;height:60vh;border:1px solid #c9ced6;background:#fff}
 pre{white-space:pre-wrap;word-break:break-word;background:#fff;border:1px solid #e2e5ea;padding:.8em}
@@ -84,7 +85,7 @@ def sign_out_form(csrf: str) -> str:
 
 def page(title: str, body: str, csrf: str | None = None, status_code: int = 200) -> HTMLResponse:
     """A whole document: the header bar (with sign-out when signed in) around the body HTML."""
-    account = sign_out_form(csrf) if csrf is not None else ""
+    account = '<a href="/domains">Sender domains</a>' + sign_out_form(csrf) if csrf is not None else ""
     document = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} · Postroom</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'

@@ -139,6 +139,10 @@ def _headers(m: MessageDetail) -> str:
     return f"<section><h2>Headers</h2><table>{body}</table></section>"
 
 
+def _warnings(m: MessageDetail) -> str:
+    return "".join(f'<p class="warning">Warning: {e(w)}</p>' for w in m.warnings)
+
+
 def message_page(m: MessageDetail, html: str, csrf: str) -> HTMLResponse:
     """One message; `html` is its HTML part as shown (inline images already made data: URIs)."""
     title = m.subject or "(no subject)"
@@ -147,6 +151,7 @@ def message_page(m: MessageDetail, html: str, csrf: str) -> HTMLResponse:
         f'<a href="{e(message_path(m.email_id, "/raw"))}">Raw source</a></div>'
     )
     body = (
-        f"{nav}<h1>{e(title)}</h1>{_envelope(m)}{_bodies(m, html)}{_attachments(m)}{_events(m)}{_headers(m)}"
+        f"{nav}<h1>{e(title)}</h1>{_warnings(m)}{_envelope(m)}{_bodies(m, html)}{_attachments(m)}"
+        f"{_events(m)}{_headers(m)}"
     )
     return page(title, body, csrf)

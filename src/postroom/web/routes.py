@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, "Services", Session], Awaitable[Response]]
 LIST_API = "/api/v1/messages"
+DASHBOARD_APIS = (LIST_API, domain_pages.VIEW_API)  # a key may sign in when it may see one of the parts
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_FORM_BYTES = 16 * 1024
@@ -131,8 +132,10 @@ async def sign_in(request: Request) -> Response:
     except (AuthError, InvalidInput):
         return sign_in_page("That API key is not valid.", _safe_next(form.get("next", "/")), 400)
     next_path = _safe_next(form.get("next", "/"))
-    if not principal.may_call(LIST_API):
+    if not any(principal.may_call(path) for path in DASHBOARD_APIS):
         return sign_in_page("This API key may not read captured messages.", next_path, 403)
+    if next_path == "/" and not principal.may_call(LIST_API):
+        next_path = "/domains"  # a key for the domain pages only
     response = RedirectResponse(next_path, 303)
     set_cookie(response, request, await signer_of(request).issue(principal.key_id))
     return response

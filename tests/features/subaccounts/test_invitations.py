@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from typing import Any
 
+import httpx
+
 from conftest import RunningServer
-from envelope_checks import error, ok
+from envelope_checks import error, invalid, ok
 
 DENIED = "E_ApiResponseCodes.ENDPOINT_PERMISSION_DENIED"
 PUBLIC = "https://mail.example.test/postroom"
@@ -113,3 +116,44 @@ def test_forged_or_foreign_tokens_are_refused(server: RunningServer) -> None:
 
 def _message() -> dict[str, Any]:
     return {"sender": "s@example.com", "to": ["t@example.com"], "subject": "hi", "text_body": "x"}
+
+
+def test_an_address_that_is_not_a_mailbox_is_refused_before_anything_is_created(
+    server: RunningServer,
+) -> None:
+    for bad in ("john smith@example.com", "nobody", "a@b@c.example"):
+        body = {"fullname": "Team Typo", "subaccount_email": bad}
+        invalid(server.post("subaccount/add", body), "subaccount_email")
+    assert ok(server.post("subaccounts/search", {}))["subaccounts"] == []
+    named = ok(server.post("subaccount/add", {"fullname": "Team", "subaccount_email": "Lead <lead@t.test>"}))
+    assert ok(server.post("subaccounts/search", {}))["subaccounts"][0]["email"] == "lead@t.test"
+    body = {"id": named["id"], "subaccount_email": "not an address"}
+    invalid(server.post("subaccount/edit", body), "subaccount_email")
+
+
+def test_changing_the_address_voids_the_invitation_sent_to_the_old_one(make_server: Any) -> None:
+    server: RunningServer = make_server(public_url=PUBLIC)
+    sub = ok(server.post("subaccount/add", {"fullname": "Team", "subaccount_email": "typo@team.test"}))
+    path = _invitation_path(server, "typo@team.test")
+    ok(server.post("subaccount/edit", {"id": sub["id"], "subaccount_email": "right@team.test"}))
+    assert _status(server, "POST", path) == 400
+    ok(server.post("subaccount/reinvite", {"id": sub["id"]}))
+    _accept(server, _invitation_path(server, "right@team.test"))
+
+
+def test_one_link_accepted_at_once_by_two_servers_gives_one_key(make_server: Any) -> None:
+    """Two servers on one database (as two processes): the nonce is taken by a conditional update."""
+    first, second = make_server(public_url=PUBLIC), make_server(public_url=PUBLIC)
+    ok(first.post("subaccount/add", {"fullname": "Team", "subaccount_email": "race@team.test"}))
+    path = _invitation_path(first, "race@team.test")
+
+    async def both() -> list[int]:
+        clients = [httpx.AsyncClient(base_url=s.base_url) for s in (first, second)]
+        try:
+            answers = await asyncio.gather(*(c.post(path) for c in clients))
+            return sorted(r.status_code for r in answers)
+        finally:
+            for c in clients:
+                await c.aclose()
+
+    assert asyncio.run(both()) == [200, 400]

@@ -6,7 +6,8 @@ Rules (reference §7.9, decisions.md):
 - A key may only grant what it holds (permissions.covers), and may only edit or remove a key whose
   every grant it holds itself, so a narrow key cannot block or remove a broader one.
 - A key cannot remove or block itself: the last full-permission key would lock its operator out.
-- `ip_pool` must name a configured dedicated IP pool (features.dedicated_ips).
+- `ip_pool` must name a configured dedicated IP pool, and a subaccount's (also when a master key acts
+  for it) only its own pool (features.dedicated_ips.check_account_pool).
 Raises InvalidInput for a bad field, Forbidden for the subset rule, NotFound for an unknown key.
 """
 
@@ -32,7 +33,7 @@ from postroom.features.api_keys.schemas import (
     KeyEditRequest,
     KeyResult,
 )
-from postroom.features.dedicated_ips.service import check_pool
+from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.ids import new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
@@ -92,11 +93,22 @@ def _columns(
     }
 
 
+def _insert(conn: Connection, row: dict[str, Any], ip_pool: int | None, pool_ids: Collection[int]) -> None:
+    check_account_pool(conn, row["account_id"], ip_pool, pool_ids)
+    repo.insert_key(conn, row)
+
+
 def _edit(
-    conn: Connection, caller: Principal, req: KeyEditRequest, only: frozenset[str] | None, catalog: Catalog
+    conn: Connection,
+    caller: Principal,
+    req: KeyEditRequest,
+    only: frozenset[str] | None,
+    catalog: Catalog,
+    pool_ids: Collection[int],
 ) -> dict[str, Any]:
     row = _owned(conn, caller.account_id, req.id)
     _may_manage(caller, row, catalog)
+    check_account_pool(conn, caller.account_id, req.ip_pool, pool_ids)  # None (also: not given) passes
     given = {name: getattr(req, name) for name in (SETTING_FIELDS if only is None else only)}
     values = given if only is None else {**request_values(row), **given}
     if row["id"] == caller.key_id and values["status"] == "blocked":
@@ -135,7 +147,7 @@ class KeyAdmin:
             **_columns(caller, {name: getattr(req, name) for name in SETTING_FIELDS}, catalog),
             "created_at": utcnow(),
         }
-        await self._db.write(lambda conn: repo.insert_key(conn, row))
+        await self._db.write(lambda conn: _insert(conn, row, req.ip_pool, self._pool_ids))
         return result(row, key)
 
     async def edit(
@@ -143,7 +155,7 @@ class KeyAdmin:
     ) -> KeyResult:
         """Replace every setting (POST edit), or with `only`, just those settings (PATCH edit)."""
         check_pool(req.ip_pool, self._pool_ids)
-        row = await self._db.write(lambda conn: _edit(conn, caller, req, only, catalog))
+        row = await self._db.write(lambda conn: _edit(conn, caller, req, only, catalog, self._pool_ids))
         self._forget(row["key_hash"])
         return result(row)
 

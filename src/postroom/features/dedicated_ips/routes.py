@@ -1,4 +1,4 @@
-"""/dedicated_ips/view: the IP pools configured in settings.ip_pools."""
+"""/dedicated_ips/view: the IP pools configured in settings.ip_pools that the caller's account may use."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from postroom.features.dedicated_ips.schemas import DedicatedIpsViewRequest, IpP
 
 async def view(call: Call) -> Any:
     call.parse(DedicatedIpsViewRequest)
-    return service.view(call.services.settings.pools)
+    pools, account_id = call.services.settings.pools, call.principal.account_id
+    return await call.services.db.read(lambda conn: service.view_for(conn, account_id, pools))
 
 
 def register(registry: Registry) -> None:
@@ -22,6 +23,7 @@ def register(registry: Registry) -> None:
             view,
             DedicatedIpsViewRequest,
             list[IpPoolResult],
-            "List the dedicated IP pools (settings ip_pools) that ip_pool settings may name",
+            "List the dedicated IP pools (settings ip_pools) that this account's ip_pool settings may name:"
+            " every pool for a master account, only its own pool for a subaccount",
         )
     )

@@ -25,6 +25,10 @@ from postroom.storage.database import Database
 from postroom.storage.tables import sender_domains
 
 CACHE_SECONDS = 2.0
+WARNING = (
+    "the sender {sender} is not from a verified sender domain of this account ({domain}) nor a verified"
+    " single sender email; it was accepted because require_verified_sender is off"
+)
 REFUSAL = (
     "unable to verify sender address {sender}: {domain} is not a verified sender domain of this account,"
     " nor is the address a verified single sender email"
@@ -95,3 +99,13 @@ class VerifiedSenderPolicy:
 
     async def recipient_refusals(self, account_id: str, recipients: Sequence[str]) -> dict[str, str]:
         return {}
+
+    async def sender_warning(self, account_id: str, sender: str) -> str | None:
+        """With the rule off: what the message records when the rule would have refused it (from the
+        cached view only: a warning is worth no extra database read)."""
+        if (await self._lists.snapshot(account_id)).restricts_senders:
+            return None
+        domain = lookup_name(sender.rpartition("@")[2])
+        if (await self.verified(account_id)).allows(sender, domain):
+            return None
+        return WARNING.format(sender=sender, domain=domain or "(none)")

@@ -39,6 +39,7 @@ class StoredMessage:
     # None takes the account's (accounts.ip_pool) when the message is stored, else the default address
     ip_pool: int | None = None
     audit_email: str | None = None  # a hidden copy's recipient that `audited` added (not addressed)
+    warnings: tuple[str, ...] = ()  # accepted, but worth knowing (an unverified sender, say)
 
     def audited(self, audit_email: str | None) -> StoredMessage:
         """The message with the sender's audit address as one more envelope recipient, a Bcc that no
@@ -85,13 +86,23 @@ def _refused(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> d
     return {m.email_id: {r for r in m.recipients if r.lower() in hits[m.account_id]} for m, _ in items}
 
 
-def _account_pools(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> dict[str, int | None]:
-    """The accounts' own IP pools, for the messages that name none themselves."""
-    ids = {m.account_id for m, _ in items if m.ip_pool is None}
-    if not ids:
-        return {}
-    rows = conn.execute(select(accounts.c.id, accounts.c.ip_pool).where(accounts.c.id.in_(ids)))
-    return {r.id: r.ip_pool for r in rows}
+def _pools(conn: Connection, items: list[tuple[StoredMessage, datetime]]) -> dict[str, int | None]:
+    """Each message's dedicated IP pool. A subaccount's mail always leaves from the pool its master gave
+    it (accounts.ip_pool): a key or SMTP user may only name that one, and one that still names an
+    earlier pool must not send from an address that may be another tenant's now. A master account's
+    key or SMTP user may name any pool; naming none takes the master account's own."""
+    ids = {m.account_id for m, _ in items}
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.parent_id, accounts.c.ip_pool).where(accounts.c.id.in_(ids))
+    )
+    accounts_of = {r.id: r for r in rows}
+    pools: dict[str, int | None] = {}
+    for m, _ in items:
+        account = accounts_of.get(m.account_id)
+        own = account.ip_pool if account is not None else None
+        subaccount = account is not None and account.parent_id is not None
+        pools[m.email_id] = own if subaccount or m.ip_pool is None else m.ip_pool
+    return pools
 
 
 def _skipped(m: StoredMessage, refused: set[str]) -> set[str]:
@@ -112,15 +123,16 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
     """Insert messages, one queued delivery per recipient and a `processed` event for each.
 
     A suppressed recipient gets no delivery but a `rejected` event instead. A message that names no
-    IP pool takes its account's. Written for the group-commit writer: every message accepted at the
-    same moment goes into one multi-row INSERT per table. Returns one Accepted per message, in order.
-    Raises QuotaExceeded when a subaccount's messages would go over its monthly plan (the writer then
-    stores the group's messages one by one, so only those over it fail).
+    IP pool takes its account's (a subaccount's always does, see _pools). Written for the
+    group-commit writer: every message accepted at the same moment goes into one multi-row INSERT
+    per table. Returns one Accepted per message, in order. Raises QuotaExceeded when a subaccount's
+    messages would go over its monthly plan (the writer then stores the group's messages one by
+    one, so only those over it fail).
     """
     quota.enforce(conn, (m.account_id for m, _ in items), items[0][1])
     refused = _refused(conn, items)
     skipped = {m.email_id: _skipped(m, refused[m.email_id]) for m, _ in items}
-    account_pools = _account_pools(conn, items)
+    pools = _pools(conn, items)
     conn.execute(
         insert(messages),
         [
@@ -144,7 +156,8 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
                 "schedule_id": m.schedule_id,
                 "scheduled_at": m.scheduled_at,
                 "sandbox": m.sandbox,
-                "ip_pool": m.ip_pool if m.ip_pool is not None else account_pools.get(m.account_id),
+                "ip_pool": pools[m.email_id],
+                "warnings": list(m.warnings) or None,
             }
             for m, now in items
         ],

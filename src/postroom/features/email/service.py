@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.errors import ObsoleteHeaderDefect
 from email.headerregistry import AddressHeader, DateHeader, HeaderRegistry, UnstructuredHeader
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from postroom.clock import rfc3339, utcnow
 from postroom.errors import InvalidInput, NotFound, PostroomError
@@ -44,6 +44,7 @@ from postroom.mail.parse import MSG_ID, InvalidMessage, attachment_meta, read_su
 from postroom.mail.text import describe_char, find_control
 from postroom.storage.database import Database
 
+SYSTEM_SOURCE = "system"  # Postroom's own mail (features/system_mail): no account rule applies to it
 FORBIDDEN_HEADERS = {"content-type", "content-transfer-encoding", "mime-version", "bcc", "resent-bcc"}
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # RFC 5322 §3.6.8 ftext
 _CID = re.compile(r"[!-;=?-~]+")  # printable ASCII without "<", ">" or white space (RFC 2392 via §3.6.4)
@@ -195,6 +196,10 @@ def _attachment_meta(parts: list[Part]) -> list[dict[str, Any]]:
     return [{"filename": p.filename, "mimetype": p.content_type, "size": len(p.content)} for p in parts]
 
 
+class SenderAdvisor(Protocol):
+    async def sender_warning(self, account_id: str, sender: str) -> str | None: ...
+
+
 class EmailService:
     """Accepts messages from any door (API send, API MIME, later SMTP) into the same store."""
 
@@ -206,6 +211,7 @@ class EmailService:
         policy: Policies | None = None,
     ) -> None:
         self.policy = policy or Policies()
+        self.advisor: SenderAdvisor | None = None  # warns where a policy that is off would refuse
         self._db = db
         self._max_size = max_size
         self._on_accepted = on_accepted
@@ -381,6 +387,10 @@ class EmailService:
         return await self._write(message)
 
     async def _write(self, message: repo.StoredMessage) -> repo.Accepted:
+        if self.advisor is not None and message.source != SYSTEM_SOURCE:
+            warning = await self.advisor.sender_warning(message.account_id, message.sender)
+            if warning:
+                message = dataclasses.replace(message, warnings=(*message.warnings, warning))
         accepted: repo.Accepted = await self._db.write_batched(repo.insert_messages, (message, utcnow()))
         self._on_accepted()
         return accepted

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postroom.clock import utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
-from postroom.features.dedicated_ips.service import check_pool
+from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.features.ip_access import repo
 from postroom.features.ip_access.addresses import IpNetwork, in_any, parse_ip, parse_network
 from postroom.features.ip_access.cache import RefreshingCache
@@ -112,11 +112,17 @@ def _insert_ip_auth(conn: Connection, row: dict[str, Any]) -> None:
 
 
 def _edit_ip_auth(
-    conn: Connection, account_id: str, ip: str, req: IpAuthRequest, only: frozenset[str] | None
+    conn: Connection,
+    account_id: str,
+    ip: str,
+    req: IpAuthRequest,
+    only: frozenset[str] | None,
+    pool_ids: Collection[int],
 ) -> dict[str, Any]:
     row = repo.ip_auth_row(conn, ip)
     if row is not None and row["account_id"] != account_id:
         raise _taken(ip)
+    check_account_pool(conn, account_id, req.ip_pool, pool_ids)  # None (also: not given) passes
     values = {**columns(validated(new_values(req, only, row))), "updated_at": utcnow()}
     if row is not None:
         repo.update_ip_auth(conn, row["id"], values)
@@ -232,7 +238,7 @@ class IpAccessService:
         without an entry gets one, with the defaults for the settings not given."""
         ip = _address("ip_address", req.ip_address)
         check_pool(req.ip_pool, self._pool_ids)
-        row = await self._change(lambda conn: _edit_ip_auth(conn, account_id, ip, req, only))
+        row = await self._change(lambda conn: _edit_ip_auth(conn, account_id, ip, req, only, self._pool_ids))
         return _ip_auth_result(row)
 
     async def remove_ip_auth(self, account_id: str, ip_address: str) -> IpAuthResult:

@@ -71,18 +71,21 @@ def list_messages(
 
 def get_message(conn: Connection, account_id: str, email_id: str) -> dict[str, Any] | None:
     row = conn.execute(
-        select(*SUMMARY, messages.c.client_ip, messages.c.raw).where(
+        select(*SUMMARY, messages.c.client_ip, messages.c.raw, messages.c.warnings).where(
             messages.c.account_id == account_id, messages.c.email_id == email_id
         )
     ).first()
     return dict(row._mapping) if row else None
 
 
-def get_raw(conn: Connection, account_id: str, email_id: str) -> bytes | None:
-    raw = conn.execute(
-        select(messages.c.raw).where(messages.c.account_id == account_id, messages.c.email_id == email_id)
-    ).scalar()
-    return bytes(raw) if raw is not None else None
+def get_raw(conn: Connection, account_id: str, email_id: str) -> tuple[bytes, str] | None:
+    """The message's raw source and its `source` (api, smtp, system…); None when it is not the account's."""
+    row = conn.execute(
+        select(messages.c.raw, messages.c.source).where(
+            messages.c.account_id == account_id, messages.c.email_id == email_id
+        )
+    ).first()
+    return (bytes(row.raw), str(row.source)) if row is not None else None
 
 
 def events_of(conn: Connection, email_id: str) -> list[dict[str, Any]]:

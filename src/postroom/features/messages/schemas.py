@@ -60,3 +60,8 @@ class MessageDetail(Struct):
     html: str
     events: list[MessageEvent]
     from_: str = field(default="", name="from")
+    # True when the body is withheld (Postroom's own mail outside capture mode, see service.py):
+    # `text` then holds the explanation, and `html`, `parts` and `attachments` are empty
+    body_withheld: bool = False
+    # what the message was accepted with but is worth knowing (an unverified sender when the check is off)
+    warnings: list[str] = field(default_factory=list)

@@ -1,6 +1,17 @@
 """The capture store: what was sent, for test suites, tools and the web page.
 
-Raises NotFound for a message that is not the caller's, InvalidInput for a bad filter or cursor.
+Postroom's own mail (source "system": single-sender verification links, subaccount invitations) is
+stored in the account that asked for it, but its body carries a one-time link meant for its
+recipient only: whoever reads it could verify an address they do not own. So unless the server runs
+in capture delivery mode (nothing leaves the machine, and developers read such links locally, as in
+Mailpit) its body is withheld from the account, sandbox message or not:
+
+- `get` still answers (envelope, headers, subject, size, events), with `body_withheld` true, `text`
+  replaced by WITHHELD, and `html`, `parts` and `attachments` empty;
+- `raw` and `part` refuse with Forbidden (403) and the same explanation.
+
+Raises NotFound for a message that is not the caller's, InvalidInput for a bad filter or cursor,
+Forbidden for the raw source or a part of a withheld message.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from postroom.clock import rfc3339
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import Forbidden, InvalidInput, NotFound
 from postroom.features.activity.dates import parse_date
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages import repo
@@ -23,8 +34,15 @@ from postroom.features.messages.schemas import (
     MessageList,
     MessageSummary,
 )
+from postroom.features.system_mail.service import SOURCE as SYSTEM_SOURCE
 from postroom.mail.parse import describe, part_content
 from postroom.storage.database import Database
+
+WITHHELD = (
+    "The body of this message is withheld: Postroom sent it on its own behalf, and it carries a "
+    "one-time link for its recipient only. Its envelope, headers and events are shown; its text, "
+    "HTML, parts and raw source are readable only when the server runs in capture delivery mode."
+)
 
 
 def _encode_cursor(at: datetime, email_id: str) -> str:
@@ -53,8 +71,13 @@ def _summary(row: dict[str, Any]) -> MessageSummary:
 
 
 class MessageService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, reveal_system_mail: bool = False) -> None:
+        """`reveal_system_mail`: show the body of Postroom's own mail too (capture delivery mode only)."""
         self._db = db
+        self._reveal_system_mail = reveal_system_mail
+
+    def _withheld(self, source: str) -> bool:
+        return source == SYSTEM_SOURCE and not self._reveal_system_mail
 
     async def list(self, principal: Principal, q: ListQuery) -> MessageList:
         since = None
@@ -89,7 +112,10 @@ class MessageService:
         row, events = await self._db.read(load)
         if row is None:
             raise NotFound(f"Message '{email_id}' not found")
+        withheld = self._withheld(row["source"])
         info = describe(bytes(row["raw"]))
+        if withheld:
+            info = {**info, "parts": [], "attachments": [], "text": WITHHELD, "html": ""}
         recipients = row["to_addrs"] + row["cc_addrs"] + row["bcc_addrs"]
         return MessageDetail(
             email_id=row["email_id"],
@@ -116,12 +142,17 @@ class MessageService:
                 for e in events
             ],
             from_=row["from_header"],
+            body_withheld=withheld,
+            warnings=list(row["warnings"] or []),
         )
 
     async def raw(self, principal: Principal, email_id: str) -> bytes:
-        raw = await self._db.read(lambda c: repo.get_raw(c, principal.account_id, email_id))
-        if raw is None:
+        found = await self._db.read(lambda c: repo.get_raw(c, principal.account_id, email_id))
+        if found is None:
             raise NotFound(f"Message '{email_id}' not found")
+        raw, source = found
+        if self._withheld(source):
+            raise Forbidden(WITHHELD)
         return raw
 
     async def part(self, principal: Principal, email_id: str, index: int) -> tuple[str, str, bytes]:

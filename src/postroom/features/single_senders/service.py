@@ -5,8 +5,12 @@ mail comes from POSTROOM_SYSTEM_FROM, is recorded in the caller's master account
 verification mail shows in its master's activity and capture store) and links to
 `/verify/sender/<token>` on POSTROOM_PUBLIC_URL. The token names the row and its nonce, so adding the
 address again (which rotates the nonce and resends) or removing it makes older links stop working.
-Opening a current link marks the address verified; with `require_verified_sender` on, the account may
-then send from it even when its domain is not a verified sender domain (domains/sender_policy.py).
+Opening a current link shows the address and a button (`pending`); pressing it (a POST, which link
+scanners do not send) marks the address verified (`verify`). With `require_verified_sender` on, the
+account may then send from it even when its domain is not a verified sender domain
+(domains/sender_policy.py). A sandbox key's verification mail is captured, never delivered; outside
+capture delivery mode the account cannot read its body (features/messages/service.py), so it cannot
+verify an address it does not own.
 
 Raises InvalidInput for an address that cannot be parsed, Conflict when adding an address that is
 already verified, NotFound when removing one the account does not have.
@@ -55,20 +59,28 @@ def _prepare(conn: Connection, account_id: str, address: str, nonce: str) -> int
     return int(row["id"])
 
 
-def _confirm(conn: Connection, row_id: int, nonce: str) -> str | None:
-    """Mark the row verified when it exists and its nonce is the link's; its address, else None."""
+def _current(conn: Connection, row_id: int, nonce: str) -> str | None:
+    """The row's address when it exists and its nonce is the link's, else None."""
     row = repo.by_id(conn, row_id)
     if row is None or not hmac.compare_digest(str(row["nonce"]), nonce):
         return None
-    repo.mark_verified(conn, row_id, utcnow())
     return str(row["email_address"])
+
+
+def _confirm(conn: Connection, row_id: int, nonce: str) -> str | None:
+    """Mark the row verified when it exists and its nonce is the link's; its address, else None."""
+    address = _current(conn, row_id, nonce)
+    if address is not None:
+        repo.mark_verified(conn, row_id, utcnow())
+    return address
 
 
 def verification_text(account_name: str, address: str, message: str, link: str) -> str:
     note = f"\nTheir message to you:\n\n{message.strip()}\n" if message.strip() else ""
     return (
         f'Hello,\n\nThe Postroom account "{account_name}" asked to send email from {address}.\n{note}\n'
-        f"If this address is yours and you agree, open this link (it works for 7 days):\n\n{link}\n\n"
+        "If this address is yours and you agree, open this link and press its button "
+        f"(it works for 7 days):\n\n{link}\n\n"
         "If you did not expect this message, ignore it: nothing will be sent from your address.\n"
     )
 
@@ -90,7 +102,8 @@ class SingleSenderService:
             principal.account_name, address, message, self._mailer.link(VERIFY_PATH + token)
         )
         master_id = principal.parent_id or principal.account_id
-        await self._mailer.send(master_id, address, f"Verify your sender address {address}", text)
+        subject = f"Verify your sender address {address}"
+        await self._mailer.send(master_id, address, subject, text, sandbox=principal.sandbox)
         return AddResult(email_address=address, verified=False, verification_sent=True)
 
     async def view(self, account_id: str, email_address: str = "") -> SendersResult:
@@ -106,11 +119,26 @@ class SingleSenderService:
             raise NotFound(f"The single sender email {address} was not found in this account")
         return RemoveResult(email_address=address, removed=True)
 
-    async def verify(self, token: str) -> str | None:
-        """Mark the link's address verified (again, harmlessly, on a repeat); None for a link that is
-        forged, expired, for something else, or stale (the address re-added since, or removed)."""
+    async def _claims(self, token: str) -> tuple[int, str] | None:
         claims = await self._links.verify(token, PURPOSE)
         if claims is None or not claims.subject.isdigit():
             return None
-        row_id, nonce = int(claims.subject), claims.nonce
+        return int(claims.subject), claims.nonce
+
+    async def pending(self, token: str) -> str | None:
+        """The address a current link would verify, changing nothing (what GET on the link shows);
+        None for a link that is forged, expired, for something else, or stale."""
+        claims = await self._claims(token)
+        if claims is None:
+            return None
+        row_id, nonce = claims
+        return await self._db.read(lambda conn: _current(conn, row_id, nonce))
+
+    async def verify(self, token: str) -> str | None:
+        """Mark the link's address verified (again, harmlessly, on a repeat); None for a link that is
+        forged, expired, for something else, or stale (the address re-added since, or removed)."""
+        claims = await self._claims(token)
+        if claims is None:
+            return None
+        row_id, nonce = claims
         return await self._db.write(lambda conn: _confirm(conn, row_id, nonce))

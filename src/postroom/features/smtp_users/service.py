@@ -3,8 +3,8 @@
 A password is kept only as its Argon2 hash and shown once, by add. Usernames are unique across
 all accounts (SMTP AUTH names no account); everything else only ever sees the caller's account.
 Raises InvalidInput for a setting that fails validation (an `ip_pool` must name a configured
-dedicated IP pool), Conflict for a username that is taken and NotFound for a username the account
-does not have.
+dedicated IP pool, and in a subaccount only its own pool: dedicated_ips.check_account_pool),
+Conflict for a username that is taken and NotFound for a username the account does not have.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postroom.clock import utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
-from postroom.features.dedicated_ips.service import check_pool
+from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.features.smtp_users import repo
 from postroom.features.smtp_users.passwords import Passwords, new_password
 from postroom.features.smtp_users.profile import (
@@ -73,7 +73,8 @@ def _result(row: dict[str, Any], password: str = MASKED_PASSWORD) -> SmtpUserRes
     return msgspec.convert(fields, SmtpUserResult)
 
 
-def _insert(conn: Connection, row: dict[str, Any]) -> None:
+def _insert(conn: Connection, row: dict[str, Any], ip_pool: int | None, pool_ids: Collection[int]) -> None:
+    check_account_pool(conn, row["account_id"], ip_pool, pool_ids)
     conflict = Conflict(f"An SMTP user with the username '{row['username']}' already exists")
     if repo.username_taken(conn, row["username"]):
         raise conflict
@@ -91,9 +92,15 @@ def _existing(conn: Connection, account_id: str, username: str) -> dict[str, Any
 
 
 def _edit(
-    conn: Connection, account_id: str, req: SmtpUserRequest, only: frozenset[str] | None, password_hash: str
+    conn: Connection,
+    account_id: str,
+    req: SmtpUserRequest,
+    only: frozenset[str] | None,
+    password_hash: str,
+    pool_ids: Collection[int],
 ) -> dict[str, Any]:
     row = _existing(conn, account_id, req.username)
+    check_account_pool(conn, account_id, req.ip_pool, pool_ids)  # None (also: not given) passes
     changes = {**columns(validated(new_values(req, only, row))), "updated_at": utcnow()}
     if password_hash:
         changes["password_hash"] = password_hash
@@ -150,7 +157,7 @@ class SmtpUserService:
             "created_at": now,
             "updated_at": now,
         }
-        await self._db.write(lambda conn: _insert(conn, row))
+        await self._db.write(lambda conn: _insert(conn, row, req.ip_pool, self._pool_ids))
         return _result(row, password)
 
     async def edit(
@@ -162,7 +169,9 @@ class SmtpUserService:
         """
         check_pool(req.ip_pool, self._pool_ids)
         password_hash = await self._passwords.hash(req.email_password) if req.email_password else ""
-        row = await self._db.write(lambda conn: _edit(conn, account_id, req, only, password_hash))
+        row = await self._db.write(
+            lambda conn: _edit(conn, account_id, req, only, password_hash, self._pool_ids)
+        )
         self._logins.clear()
         return _result(row)
 

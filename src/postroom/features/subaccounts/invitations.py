@@ -62,7 +62,9 @@ def _accept(conn: Connection, subaccount_id: str, nonce: str) -> str:
     pending = _pending(conn, subaccount_id, nonce)
     if pending is None:
         raise InvalidInput("token", INVALID)
-    repo.update_subaccount(conn, subaccount_id, {"invite_nonce": None})
+    # conditional, so two processes accepting the same link at once cannot both pass
+    if not repo.take_invite_nonce(conn, subaccount_id, nonce):
+        raise InvalidInput("token", INVALID)
     return create_key(conn, subaccount_id, [ALL], KEY_DESCRIPTION)
 
 

@@ -42,3 +42,13 @@ def sent_since(conn: Connection, account_ids: list[str], since: datetime) -> dic
         .group_by(messages.c.account_id)
     )
     return {str(a): int(n) for a, n in conn.execute(query)}
+
+
+def take_invite_nonce(conn: Connection, account_id: str, nonce: str) -> bool:
+    """Clear the invitation nonce if it is still `nonce`; False when another accept took it first."""
+    done = conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id, accounts.c.invite_nonce == nonce)
+        .values(invite_nonce=None)
+    )
+    return done.rowcount == 1

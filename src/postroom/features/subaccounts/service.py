@@ -41,6 +41,7 @@ from postroom.features.subaccounts.schemas import (
 )
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
+from postroom.mail.addresses import AddressError, parse_address
 from postroom.storage.database import Database
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -82,8 +83,19 @@ def _check(values: dict[str, Any]) -> None:
     if values.get("dedicated_ip") and int(values.get("plan_size") or 0) <= DEDICATED_IP_MIN_PLAN:
         raise InvalidInput("dedicated_ip", f"A dedicated IP needs a limit above {DEDICATED_IP_MIN_PLAN}")
     email = values.get("email")
-    if email and "@" not in email:
-        raise InvalidInput("subaccount_email", "The field 'subaccount_email' must be an email address")
+    if email:
+        values["email"] = _email(email)
+
+
+def _email(value: str) -> str:
+    """The invitation address as a bare mailbox; InvalidInput when it is not one."""
+    try:
+        return parse_address(value).addr
+    except AddressError as exc:
+        reason = f" ({exc.reason})" if exc.reason else ""
+        raise InvalidInput(
+            "subaccount_email", f"The field 'subaccount_email' must be an email address{reason}"
+        ) from None
 
 
 def _values(req: SubaccountFields, fields: set[str]) -> dict[str, Any]:
@@ -174,6 +186,10 @@ class SubaccountService:
 
         def write(conn: Connection) -> SubaccountResult:
             row = _child(conn, parent_id, req.id)
+            if changes.get("email"):
+                changes["email"] = _email(changes["email"])
+            if "email" in changes and changes["email"] != row["email"]:
+                changes["invite_nonce"] = None  # the invitation sent to the old address stops working
             merged = {**row, **changes}
             _check(merged)
             if changes:

@@ -4,6 +4,11 @@ It comes from `settings.system_sender` (POSTROOM_SYSTEM_FROM), is stored in the 
 like any other message (so it shows in that account's activity and capture store, and is delivered by
 the configured delivery mode), and skips the account's send policy: the server, not the account, is
 its author. Links are built on `settings.public_base` (POSTROOM_PUBLIC_URL).
+
+Its body carries a one-time link meant for its recipient only, so the capture API and the dashboard
+withhold the body of messages with source `SOURCE` from the account unless the server runs in capture
+delivery mode (features/messages/service.py). A message sent on behalf of a sandbox key is stored
+with `sandbox=True`: captured, never delivered.
 """
 
 from __future__ import annotations
@@ -31,8 +36,13 @@ class SystemMailer:
         """An absolute URL on the public base for a path like `/verify/sender/<token>`."""
         return self._settings.public_base + path
 
-    async def send(self, account_id: str, to: str, subject: str, text: str, html: str = "") -> str:
-        """Store (durably) and queue one message to `to`, recorded in `account_id`; its email_id."""
+    async def send(
+        self, account_id: str, to: str, subject: str, text: str, html: str = "", sandbox: bool = False
+    ) -> str:
+        """Store (durably) and queue one message to `to`, recorded in `account_id`; its email_id.
+
+        With `sandbox` (the request came from a sandbox key) the message is captured, never delivered.
+        """
         recipient = parse_address(to)
         email_id = new_email_id()
         sender = Address(self._sender.addr, "Postroom")
@@ -65,5 +75,6 @@ class SystemMailer:
             raw=raw,
             attachments=[],
             recipients=[recipient.addr],
+            sandbox=sandbox,
         )
         return await self._email.accept(message)
