@@ -105,11 +105,14 @@ async def test_without_a_pool_of_its_own_a_message_takes_its_accounts(make_serve
         sub = (await post(server, "subaccount/add", {"fullname": "Bulk team", "ip_pool": 2}))["id"]
         await send(server, to=["for-sub@example.test"], subaccount_id=sub)
         pooled = await new_key(server, ip_pool=1)
-        await send(server, pooled, to=["key-wins@example.test"], subaccount_id=sub)
+        await send(server, pooled, to=["acting-key@example.test"], subaccount_id=sub)
         await send(server, to=["master@example.test"])
-        found = await arrived(peer, {"for-sub@example.test", "key-wins@example.test", "master@example.test"})
+        found = await arrived(
+            peer, {"for-sub@example.test", "acting-key@example.test", "master@example.test"}
+        )
     assert found["for-sub@example.test"].remote == "127.0.0.3"  # the subaccount's pool
-    assert found["key-wins@example.test"].remote == "127.0.0.2"  # the key's own pool comes first
+    # a subaccount's mail leaves from its own pool, even through a master key with another pool
+    assert found["acting-key@example.test"].remote == "127.0.0.3"
     assert found["master@example.test"].remote == DEFAULT_SOURCE
 
 

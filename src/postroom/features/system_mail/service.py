@@ -16,14 +16,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from postroom.features.email import repo
-from postroom.features.email.service import EmailService
+from postroom.features.email.service import SYSTEM_SOURCE, EmailService
 from postroom.ids import new_email_id
 from postroom.mail.addresses import Address, parse_address
 from postroom.mail.compose import Composition, compose
 from postroom.settings import Settings
 
 USERNAME = "postroom"
-SOURCE = "system"
+SOURCE = SYSTEM_SOURCE  # its messages' `source`: no account rule applies to them
 
 
 class SystemMailer:
