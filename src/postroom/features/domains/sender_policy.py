@@ -12,12 +12,12 @@ CACHE_SECONDS; `forget` drops an account's view at once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from postroom.features.allowed_lists.cache import SnapshotCache
 from postroom.features.allowed_lists.service import AllowedListService
 from postroom.features.domains.names import lookup_name
 from postroom.features.single_senders import repo as single_senders_repo
@@ -70,19 +70,20 @@ class VerifiedSenderPolicy:
     def __init__(self, db: Database, lists: AllowedListService) -> None:
         self._db = db
         self._lists = lists
-        self._cache: dict[str, tuple[float, Verified]] = {}
+        # single flight: when an account's view expires under load, its senders wait for one read
+        self._cache: SnapshotCache[Verified] = SnapshotCache(CACHE_SECONDS, self._load)
 
     def forget(self, account_id: str) -> None:
-        self._cache.pop(account_id, None)
+        self._cache.forget(account_id)
+
+    async def _load(self, account_id: str) -> Verified:
+        return await self._db.read(lambda c: _verified(c, account_id))
 
     async def verified(self, account_id: str, fresh: bool = False) -> Verified:
         """The account's view, from the cache unless it is older than CACHE_SECONDS or `fresh`."""
-        hit = self._cache.get(account_id)
-        if hit and not fresh and time.monotonic() - hit[0] < CACHE_SECONDS:
-            return hit[1]
-        verified = await self._db.read(lambda c: _verified(c, account_id))
-        self._cache[account_id] = (time.monotonic(), verified)
-        return verified
+        if fresh:
+            self._cache.forget(account_id)
+        return await self._cache.get(account_id)
 
     async def verified_domains(self, account_id: str) -> frozenset[str]:
         return (await self.verified(account_id)).domains
