@@ -35,3 +35,14 @@ async def test_wrong_purpose_expiry_and_tampering_are_refused(db: Any) -> None:
     assert await links.verify(forged, "single_sender") is None
     for junk in ("", "abc", "a.b", "!!!.???", token + "x", "." * 3000):
         assert await links.verify(junk, "single_sender") is None
+
+
+async def test_only_the_canonical_spelling_of_a_token_verifies(db: Any) -> None:
+    """The last character of base64 carries bits that decoding ignores: another letter there must not
+    give a second valid spelling of the same token."""
+    links = LinkSigner(db)
+    token = await links.sign("single_sender", "7", "n1", 3600)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spellings = [token[:-1] + c for c in alphabet if c != token[-1]]
+    assert [s for s in spellings if await links.verify(s, "single_sender") is not None] == []
+    assert await links.verify(token, "single_sender") is not None

@@ -65,6 +65,8 @@ class LinkSigner:
             payload, mac = _unb64(head), _unb64(tail)
         except (binascii.Error, ValueError):
             return None
+        if _b64(payload) != head or _b64(mac) != tail:
+            return None  # only the canonical spelling: unused low bits of the last character may vary
         expected = hmac.new(await self._key(), payload, hashlib.sha256).digest()
         if not hmac.compare_digest(mac, expected):
             return None
