@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from postroom.features.allowed_lists.cache import SnapshotCache
+from postroom.cache import Cache
 from postroom.features.allowed_lists.service import AllowedListService
 from postroom.features.domains.names import lookup_name
 from postroom.features.single_senders import repo as single_senders_repo
@@ -71,7 +71,7 @@ class VerifiedSenderPolicy:
         self._db = db
         self._lists = lists
         # single flight: when an account's view expires under load, its senders wait for one read
-        self._cache: SnapshotCache[Verified] = SnapshotCache(CACHE_SECONDS, self._load)
+        self._cache: Cache[str, Verified] = Cache(self._load, fresh=CACHE_SECONDS, name="verified senders")
 
     def forget(self, account_id: str) -> None:
         self._cache.forget(account_id)
