@@ -1,4 +1,4 @@
-"""build_app(settings): wires storage, services, routes, the SMTP server and the delivery worker."""
+"""build_app(settings): wires storage, services, routes, SMTP, the delivery worker and the scheduler."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from postroom.api.openapi import build_openapi
 from postroom.api.v3 import PREFIX, V3App
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
-from postroom.features.domains.verify import DomainReverifier
 from postroom.features.messages.routes import routes as message_routes
 from postroom.features.single_senders.web import routes as single_sender_web_routes
 from postroom.features.subaccounts.web import routes as invitation_web_routes
 from postroom.ids import new_request_id
+from postroom.scheduler.tasks import build_scheduler
 from postroom.services import Services, build_services
 from postroom.settings import Settings
 from postroom.smtp.handler import SubmissionHandler
@@ -112,8 +112,8 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.start()
         task = asyncio.create_task(services.worker.run()) if workers else None
-        reverifier = DomainReverifier(db, settings) if workers else None
-        reverify = asyncio.create_task(reverifier.run()) if reverifier else None
+        scheduler = build_scheduler(db, settings) if workers else None
+        periodic = asyncio.create_task(scheduler.run()) if scheduler else None
         if smtp is not None:
             await smtp.start()
         try:
@@ -124,9 +124,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
                     await smtp.stop()
             finally:
                 services.worker.stop()
-                if reverifier is not None and reverify is not None:
-                    reverifier.stop()
-                    await reverify
+                if scheduler is not None and periodic is not None:
+                    scheduler.stop()
+                    await periodic
                 if task is not None:
                     await task
                 await services.keys.limits.close()

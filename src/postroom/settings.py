@@ -130,7 +130,19 @@ class Settings:
             "description": "per-key request limits of /activity/search, /api_keys/add, … (off for local use)"
         },
     )
-    workers: bool = field(default=True, metadata={"description": "run delivery workers inside serve"})
+    workers: bool = field(
+        default=True, metadata={"description": "run delivery workers and the scheduler inside serve"}
+    )
+    retention: str = field(
+        default="30d",
+        metadata={
+            "description": "events, captured mail and feedback reports older than this are deleted (0: keep)"
+        },
+    )
+    scheduler_lease: str = field(
+        default="30s",
+        metadata={"description": "how long the scheduler's leader holds its lease; another takes over after"},
+    )
     sqlite_synchronous: str = field(
         default="FULL", metadata={"description": "SQLite synchronous pragma (FULL survives power loss)"}
     )
@@ -187,6 +199,15 @@ class Settings:
     @property
     def lease_seconds(self) -> int:
         return parse_duration(self.delivery_lease)
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long history is kept; 0: forever."""
+        return parse_duration(self.retention)
+
+    @property
+    def scheduler_lease_seconds(self) -> int:
+        return max(1, parse_duration(self.scheduler_lease))
 
     @property
     def queue_lifetime_seconds(self) -> int:
@@ -355,7 +376,7 @@ def _validate_delivery(s: Settings) -> None:
             parse_relay_url(s.relay_url)
         except ValueError as exc:
             raise ConfigError(f"setting 'relay_url': {exc}") from None
-    for name in ("retry_schedule", "max_queue_lifetime", "delivery_lease"):
+    for name in ("retry_schedule", "max_queue_lifetime", "delivery_lease", "retention", "scheduler_lease"):
         try:
             delays = [parse_duration(p) for p in getattr(s, name).split(",")]
         except ValueError as exc:

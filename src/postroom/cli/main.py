@@ -149,12 +149,12 @@ def smtp(**flags: Any) -> None:
 @_delivery_options
 @click.option("--hostname", help="POSTROOM_HOSTNAME: the EHLO name of outgoing connections")
 def worker(**flags: Any) -> None:
-    """Run only delivery workers (any number of processes and hosts on PostgreSQL)."""
+    """Run only delivery workers and the scheduler (any number of processes and hosts on PostgreSQL)."""
     import asyncio
     import signal
 
     from postroom.app import prepare
-    from postroom.features.domains.verify import DomainReverifier
+    from postroom.scheduler.tasks import build_scheduler
     from postroom.services import build_worker
 
     settings = _settings(**flags)
@@ -164,21 +164,21 @@ def worker(**flags: Any) -> None:
     async def run() -> None:
         db.start()
         delivery = build_worker(settings, db)
-        reverifier = DomainReverifier(db, settings)  # sender domains not yet verified, every 7 minutes
+        scheduler = build_scheduler(db, settings)  # periodic tasks, run by one process at a time
         task = asyncio.create_task(delivery.run())
-        reverify = asyncio.create_task(reverifier.run())
+        periodic = asyncio.create_task(scheduler.run())
         click.echo(f"Postroom worker {delivery.worker_id} is delivering ({settings.delivery_mode} mode)")
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
 
         def stop() -> None:  # one handler per signal: a second add_signal_handler would replace it
             delivery.stop()
-            reverifier.stop()
+            scheduler.stop()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         await task
-        await reverify
+        await periodic
         db.close()
 
     asyncio.run(run())

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -96,6 +97,7 @@ messages = Table(
     # what was accepted but is worth knowing ("the sender is not a verified sender domain …"); null: none
     Column("warnings", JSON, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
+    Index("ix_messages_created", "created_at"),  # retention
     Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )
 
@@ -132,6 +134,7 @@ events = Table(
     Column("host", String(255), nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
     Index("ix_events_account_created", "account_id", "created_at"),
+    Index("ix_events_created", "created_at"),  # retention
     Index("ix_events_email", "email_id"),
 )
 
@@ -232,6 +235,7 @@ feedback_messages = Table(
     Column("delivery_id", BigId, nullable=True),  # the delivery it was matched to, if any
     Column("summary", Text, nullable=False, default=""),  # what was understood, or why not
     Column("raw", LargeBinary, nullable=False),
+    Index("ix_feedback_messages_received", "received_at"),  # retention
 )
 
 allowed_list_entries = Table(
@@ -267,4 +271,28 @@ single_senders = Table(
     Column("created_at", DateTime, nullable=False),
     Column("verified_at", DateTime, nullable=True),
     UniqueConstraint("account_id", "email_address", name="uq_single_senders_address"),
+)
+
+# Leases that elect one process among all sharing the database (the scheduler's leader): a row per
+# lease, taken when free or expired, renewed by its holder.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False, default=""),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+# The last run of each periodic task, whichever process ran it.
+scheduler_runs = Table(
+    "scheduler_runs",
+    metadata,
+    Column("task", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("duration_seconds", Float, nullable=True),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("runs", Integer, nullable=False, default=0),
 )
