@@ -114,6 +114,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         task = asyncio.create_task(services.worker.run()) if workers else None
         scheduler = build_scheduler(db, settings) if workers else None
         periodic = asyncio.create_task(scheduler.run()) if scheduler else None
+        dispatch = asyncio.create_task(services.dispatcher.run()) if workers else None
         if smtp is not None:
             await smtp.start()
         try:
@@ -124,6 +125,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
                     await smtp.stop()
             finally:
                 services.worker.stop()
+                services.dispatcher.stop()
+                if dispatch is not None:
+                    await dispatch
                 if scheduler is not None and periodic is not None:
                     scheduler.stop()
                     await periodic

@@ -11,6 +11,9 @@ from postroom.delivery.sources import SourceAddresses
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.worker import DeliveryWorker
+from postroom.dispatch.schedule import RetrySchedule
+from postroom.dispatch.sender import HttpxSender
+from postroom.dispatch.worker import Dispatcher
 from postroom.features.activity import routes as activity_routes
 from postroom.features.activity.service import ActivityService
 from postroom.features.allowed_lists import routes as allowed_list_routes
@@ -36,6 +39,8 @@ from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.subaccounts.service import SubaccountService
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
+from postroom.features.webhooks import routes as webhook_routes
+from postroom.features.webhooks.service import WebhookService
 from postroom.settings import Settings
 from postroom.storage.database import Database
 from postroom.storage.shared_windows import RedisWindows
@@ -63,6 +68,8 @@ class Services:
     system_mail: SystemMailer
     single_senders: SingleSenderService
     worker: DeliveryWorker
+    webhooks: WebhookService
+    dispatcher: Dispatcher
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -77,6 +84,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     subaccount_routes.register(registry)
     single_sender_routes.register(registry)
     dedicated_ip_routes.register(registry)
+    webhook_routes.register(registry)
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)
@@ -107,7 +115,15 @@ def build_services(settings: Settings, db: Database) -> Services:
         system_mail=system_mail,
         single_senders=SingleSenderService(db, system_mail, links),
         worker=worker,
+        webhooks=WebhookService(db, settings.webhook_private_allowed, settings.max_webhooks),
+        dispatcher=build_dispatcher(settings, db),
     )
+
+
+def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:
+    """The webhook dispatcher: posts the outbox with the SSRF policy of the settings."""
+    sender = HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout))
+    return Dispatcher(db, sender, RetrySchedule.parse(settings.webhook_retry_schedule))
 
 
 def shared_windows(url: str, db: Database) -> RedisWindows:

@@ -155,7 +155,7 @@ def worker(**flags: Any) -> None:
 
     from postroom.app import prepare
     from postroom.scheduler.tasks import build_scheduler
-    from postroom.services import build_worker
+    from postroom.services import build_dispatcher, build_worker
 
     settings = _settings(**flags)
     _setup_logging(settings.log_level)
@@ -165,8 +165,10 @@ def worker(**flags: Any) -> None:
         db.start()
         delivery = build_worker(settings, db)
         scheduler = build_scheduler(db, settings)  # periodic tasks, run by one process at a time
+        dispatcher = build_dispatcher(settings, db)  # webhook notifications
         task = asyncio.create_task(delivery.run())
         periodic = asyncio.create_task(scheduler.run())
+        dispatch = asyncio.create_task(dispatcher.run())
         click.echo(f"Postroom worker {delivery.worker_id} is delivering ({settings.delivery_mode} mode)")
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
@@ -174,11 +176,13 @@ def worker(**flags: Any) -> None:
         def stop() -> None:  # one handler per signal: a second add_signal_handler would replace it
             delivery.stop()
             scheduler.stop()
+            dispatcher.stop()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         await task
         await periodic
+        await dispatch
         db.close()
 
     asyncio.run(run())

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from postroom.delivery.retry import DEFAULT_POLICY, RetryPolicy
 from postroom.delivery.simulator import SIMULATOR_DOMAIN
 from postroom.delivery.transports.base import Job, Outcome
+from postroom.events import log as event_log
 from postroom.features.suppressions import repo as suppressions
-from postroom.storage.tables import deliveries, events, messages
+from postroom.storage.tables import deliveries, messages
 
 EVENT_OF_OUTCOME = {"delivered": "delivered", "deferred": "soft-bounced", "bounced": "hard-bounced"}
 # A follow-up an outcome announces (a simulated complaint, open or click) → the event it appends.
@@ -149,8 +150,7 @@ def record(
                 **({"next_attempt_at": retry_at} if retry_at else {}),
             )
         )
-    if event_rows:
-        conn.execute(insert(events), event_rows)
+    event_log.append(conn, event_rows)
     suppressions.add_many(conn, suppress)
     return sum(len(ids) for ids in changes.values())
 

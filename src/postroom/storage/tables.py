@@ -296,3 +296,64 @@ scheduler_runs = Table(
     Column("failed", Boolean, nullable=False, default=False),
     Column("runs", Integer, nullable=False, default=0),
 )
+
+# Webhooks (/webhook/*): where an account's events are posted.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # webhook event names
+    Column("sms_events", JSON, nullable=False),
+    Column("headers", JSON, nullable=False),  # message headers copied into payloads
+    Column("usernames", JSON, nullable=False),  # sender identities; empty: all
+    Column("output_format", String(8), nullable=False),  # form, json
+    Column("auth_header_type", String(8), nullable=False, default=""),  # bearer, basic, ""
+    Column("auth_header_value", Text, nullable=False, default=""),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("secret", String(64), nullable=False),  # signs X-Postroom-Signature
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_webhooks_account", "account_id"),
+)
+
+# The webhook outbox: one row per notification (an event, or for `processed` a message, for one
+# webhook), written in the transaction that writes the event; claimed with leases like deliveries.
+webhook_notifications = Table(
+    "webhook_notifications",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),  # order of notifications
+    Column("id", String(32), nullable=False, unique=True),  # the payload's `id`, the same on every retry
+    Column("webhook_id", BigInteger, nullable=False),
+    Column("account_id", String(32), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("email_id", String(32), nullable=False),
+    Column("recipient", String(998), nullable=False),  # "" for `processed` (the whole message)
+    Column("event", String(32), nullable=False),  # webhook event name
+    Column("state", String(16), nullable=False),  # pending, delivered, failed, cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_webhook_notifications_due", "state", "next_attempt_at"),
+    Index("ix_webhook_notifications_lane", "webhook_id", "email_id", "state"),
+)
+
+# Every attempt to post a notification: what the receiver answered, or why there was no answer.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("notification_seq", BigInteger, nullable=False),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_start", Text, nullable=False, default=""),  # the first 1 KB of the answer
+    Column("error", Text, nullable=False, default=""),
+    Index("ix_webhook_attempts_notification", "notification_seq"),
+)

@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from postroom.events import log as event_log
 from postroom.features.subaccounts import quota
 from postroom.features.suppressions import repo as suppressions
-from postroom.storage.tables import accounts, deliveries, events, messages
+from postroom.storage.tables import accounts, deliveries, messages
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,8 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
         .scalars()
         .all()
     )
-    conn.execute(
-        insert(events),
+    event_log.append(
+        conn,
         [
             {
                 "account_id": m.account_id,
@@ -209,8 +210,8 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
 
 def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]) -> None:
     if targets:
-        conn.execute(
-            insert(events),
+        event_log.append(
+            conn,
             [
                 {
                     "account_id": m.account_id,
