@@ -42,7 +42,7 @@ def receiver(port: int = 0) -> Iterator[Receiver]:
     state: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_POST(self) -> None:
             rec = state["r"]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if rec.delay:
