@@ -123,7 +123,8 @@ def build_services(settings: Settings, db: Database) -> Services:
 def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:
     """The webhook dispatcher: posts the outbox with the SSRF policy of the settings."""
     sender = HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout))
-    return Dispatcher(db, sender, RetrySchedule.parse(settings.webhook_retry_schedule))
+    schedule = RetrySchedule.parse(settings.webhook_retry_schedule)
+    return Dispatcher(db, sender, schedule, lease=timedelta(seconds=settings.lease_seconds))
 
 
 def shared_windows(url: str, db: Database) -> RedisWindows:

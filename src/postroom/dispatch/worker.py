@@ -117,14 +117,17 @@ class Dispatcher:
         )
         if not claimed:
             return 0
-        results = await asyncio.gather(*(self._attempt(n) for n in claimed))
+        await asyncio.gather(*(self._settle(n) for n in claimed))
+        return len(claimed)
+
+    async def _settle(self, notification: Notification) -> None:
+        """Post one notification and record the attempt at once (concurrent records share a commit),
+        so a process that dies loses only the posts still in flight, not the whole claimed batch."""
+        attempt = await self._attempt(notification)
         settled_at = self._clock.now()
         await self._db.write(
-            lambda c: outbox.record(
-                c, self.worker_id, list(zip(claimed, results, strict=True)), settled_at, self._schedule
-            )
+            lambda c: outbox.record(c, self.worker_id, [(notification, attempt)], settled_at, self._schedule)
         )
-        return len(claimed)
 
     async def _attempt(self, notification: Notification) -> Attempt:
         try:
