@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from envelope_checks import error, invalid, ok
-
 from conftest import RunningServer
+from envelope_checks import error, invalid, ok
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["delivered", "bounce"]}
 
@@ -99,7 +98,8 @@ def test_private_targets_are_refused_outside_capture_mode(make_server: Callable[
         )
         assert data["field_validation_errors"]["fieldname"] == "url", url
     assert (
-        ok(strict.post("webhook/add", {"url": "https://93.184.215.14/hook"}))["url"] == "https://93.184.215.14/hook"
+        ok(strict.post("webhook/add", {"url": "https://93.184.215.14/hook"}))["url"]
+        == "https://93.184.215.14/hook"
     )
 
 
