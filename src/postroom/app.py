@@ -23,6 +23,7 @@ from postroom.features.api_keys.service import Bootstrap, bootstrap
 from postroom.features.messages.routes import routes as message_routes
 from postroom.features.single_senders.web import routes as single_sender_web_routes
 from postroom.features.subaccounts.web import routes as invitation_web_routes
+from postroom.features.webhooks.api_v1 import routes as webhook_api_routes
 from postroom.ids import new_request_id
 from postroom.scheduler.tasks import build_scheduler
 from postroom.services import Services, build_services
@@ -140,6 +141,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         Route("/healthz", healthz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *message_routes,
+        *webhook_api_routes,
         *single_sender_web_routes,
         *invitation_web_routes,
         *web_routes,

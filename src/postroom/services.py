@@ -115,7 +115,12 @@ def build_services(settings: Settings, db: Database) -> Services:
         system_mail=system_mail,
         single_senders=SingleSenderService(db, system_mail, links),
         worker=worker,
-        webhooks=WebhookService(db, settings.webhook_private_allowed, settings.max_webhooks),
+        webhooks=WebhookService(
+            db,
+            settings.webhook_private_allowed,
+            settings.max_webhooks,
+            sender=HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout)),
+        ),
         dispatcher=build_dispatcher(settings, db),
     )
 

@@ -193,3 +193,97 @@ def test_removing_a_webhook_cancels_what_is_pending(make_server: Callable[..., R
     db = server.app.state.services.db
     states = db.read_sync(lambda c: c.execute(select(webhook_notifications.c.state)).scalars().all())
     assert states == ["cancelled"]
+
+
+def _api(server: RunningServer, method: str, path: str, key: str | None = None, **params: Any) -> Any:
+    with server.client() as c:
+        r = c.request(method, path, params=params, headers={"X-Smtp2go-Api-Key": key or server.key})
+    return r
+
+
+def test_notifications_with_attempts_retry_and_cancel(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server(webhook_retry_schedule="1h")
+    with receiver() as rec:
+        rec.script = [500]
+        hook = _hook(server, rec, events=["processed"])
+        email_id = server.send()
+        rec.wait_for(1)
+        base = f"/api/v1/webhooks/{hook['id']}/deliveries"
+        wait_until(lambda: _api(server, "GET", base).json()["notifications"][0]["attempts"] == 1)
+        [pending] = _api(server, "GET", base, state="pending").json()["notifications"]
+        assert (
+            pending["email_id"] == email_id
+            and pending["event"] == "processed"
+            and pending["last_status"] == 500
+        )
+        assert (
+            pending["attempt_log"][0]["status_code"] == 500
+            and pending["attempt_log"][0]["response_start"] == "not now"
+        )
+        assert pending["next_attempt_at"]  # in an hour: retry it now instead
+        assert _api(server, "POST", f"{base}/{pending['id']}/retry").json() == {
+            "id": pending["id"],
+            "state": "pending",
+        }
+        rec.wait_for(2)
+        wait_until(lambda: _api(server, "GET", base).json()["notifications"][0]["state"] == "delivered")
+        assert (
+            _api(server, "POST", f"{base}/{pending['id']}/cancel").status_code == 404
+        )  # delivered: nothing to cancel
+        rec.script = [500]
+        second = server.send()
+        rec.wait_for(3)
+        wait_until(lambda: len(_api(server, "GET", base, state="pending").json()["notifications"]) == 1)
+        [waiting] = _api(server, "GET", base, state="pending").json()["notifications"]
+        assert waiting["email_id"] == second
+        assert _api(server, "POST", f"{base}/{waiting['id']}/cancel").json()["state"] == "cancelled"
+        page = _api(server, "GET", base, limit=1).json()
+        assert len(page["notifications"]) == 1 and page["next_cursor"]
+        rest = _api(server, "GET", base, limit=5, cursor=page["next_cursor"]).json()
+        assert [n["email_id"] for n in rest["notifications"]] == [email_id] and rest["next_cursor"] is None
+        other = server.account_key()
+        assert _api(server, "GET", base, key=other).status_code == 404  # another account's webhook
+        assert _api(server, "GET", base, cursor="x").status_code == 400
+        assert _api(server, "GET", "/api/v1/webhooks/abc/deliveries").status_code == 400
+
+
+def test_test_events_post_one_sample_of_each_subscribed_event(server: RunningServer) -> None:
+    with receiver() as rec:
+        hook = _hook(server, rec, events=["processed", "delivered", "bounce", "open"])
+        answer = _api(server, "POST", f"/api/v1/webhooks/{hook['id']}/test").json()
+        assert [r["event"] for r in answer["results"]] == ["processed", "delivered", "bounce", "open"]
+        assert all(r["status_code"] == 200 for r in answer["results"])
+        bodies = _json(rec.wait_for(4))
+    assert [b["event"] for b in bodies] == ["processed", "delivered", "bounce", "open"]
+    assert bodies[2]["bounce"] == "hard" and bodies[0]["recipients"] == ["recipient@example.com"]
+    assert all(_verify(hook["secret"], p) for p in rec.received)
+
+
+def test_the_cli_lists_a_webhooks_notifications(server: RunningServer) -> None:
+    from click.testing import CliRunner
+
+    from postroom.cli.main import main
+
+    with receiver() as rec:
+        hook = _hook(server, rec, events=["processed"])
+        email_id = server.send()
+        rec.wait_for(1)
+    db = server.app.state.services.db
+    wait_until(
+        lambda: (
+            db.read_sync(lambda c: c.execute(select(webhook_notifications.c.state)).scalar()) == "delivered"
+        )
+    )
+    args = [
+        "--database-url",
+        server.settings.resolved_database_url,
+        "--data-dir",
+        str(server.settings.data_dir),
+    ]
+    listed = CliRunner().invoke(main, ["webhooks", "list", *args])
+    assert listed.exit_code == 0 and rec.url in listed.output, listed.output
+    shown = CliRunner().invoke(main, ["webhooks", "deliveries", str(hook["id"]), "--json", *args])
+    assert shown.exit_code == 0, shown.output
+    [row] = [json.loads(line) for line in shown.output.splitlines()]
+    assert row["email_id"] == email_id and row["state"] == "delivered"
+    assert row["attempt_log"][0]["status_code"] == 200

@@ -1,4 +1,4 @@
-"""The `postroom` command: serve, smtp, worker, migrate, keys, domains, settings."""
+"""The `postroom` command: serve, smtp, worker, migrate, keys, domains, webhooks, settings."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import click
 
 from postroom.cli.domains import domains
 from postroom.cli.feedback import feedback
+from postroom.cli.webhooks import webhooks
 from postroom.errors import ConfigError
 from postroom.settings import Settings, load_settings
 
@@ -242,4 +243,5 @@ def settings_command() -> None:
 
 
 main.add_command(domains)
+main.add_command(webhooks)
 main.add_command(feedback)

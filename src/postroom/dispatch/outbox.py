@@ -260,22 +260,45 @@ def next_due(conn: Connection) -> datetime | None:
 
 
 def notifications(
-    conn: Connection, webhook_id: int, limit: int = 100, **filters: str
+    conn: Connection, webhook_id: int, limit: int, before: int | None = None, **filters: str
 ) -> list[dict[str, Any]]:
-    """A webhook's notifications, newest first, each with its attempts."""
+    """A webhook's notifications, newest first (those older than seq `before`), each with its attempts."""
     n = webhook_notifications
     query = select(n).where(n.c.webhook_id == webhook_id)
+    if before is not None:
+        query = query.where(n.c.seq < before)
     for name in ("state", "event", "email_id"):
         if filters.get(name):
             query = query.where(getattr(n.c, name) == filters[name])
     rows = [dict(r._mapping) for r in conn.execute(query.order_by(n.c.seq.desc()).limit(limit))]
+    attempts: dict[int, list[dict[str, Any]]] = {}
     if rows:
-        attempts: dict[int, list[dict[str, Any]]] = {}
-        query2 = select(webhook_attempts).where(
-            webhook_attempts.c.notification_seq.in_([r["seq"] for r in rows])
-        )
-        for a in conn.execute(query2.order_by(webhook_attempts.c.id)):
-            attempts.setdefault(a.notification_seq, []).append(dict(a._mapping))
-        for r in rows:
-            r["attempt_log"] = attempts.get(r["seq"], [])
+        a = webhook_attempts
+        query2 = select(a).where(a.c.notification_seq.in_([r["seq"] for r in rows])).order_by(a.c.id)
+        for attempt in conn.execute(query2):
+            attempts.setdefault(attempt.notification_seq, []).append(dict(attempt._mapping))
+    for r in rows:
+        r["attempt_log"] = attempts.get(r["seq"], [])
     return rows
+
+
+def reschedule(conn: Connection, webhook_id: int, notification_id: str, now: datetime) -> bool:
+    """Try a pending, failed or cancelled notification again now; False if the webhook has no such one."""
+    n = webhook_notifications
+    result = conn.execute(
+        update(n)
+        .where(n.c.webhook_id == webhook_id, n.c.id == notification_id, n.c.state != DELIVERED)
+        .values(state=PENDING, next_attempt_at=now, locked_by=None, locked_until=None, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def cancel(conn: Connection, webhook_id: int, notification_id: str, now: datetime) -> bool:
+    """Stop a pending notification; False if the webhook has no pending one of that id."""
+    n = webhook_notifications
+    result = conn.execute(
+        update(n)
+        .where(n.c.webhook_id == webhook_id, n.c.id == notification_id, n.c.state == PENDING)
+        .values(state=CANCELLED, locked_by=None, locked_until=None, updated_at=now)
+    )
+    return bool(result.rowcount)

@@ -54,5 +54,10 @@ class RetrySchedule:
         return event_at + self.offsets[attempts - 1]
 
     @property
+    def span(self) -> timedelta:
+        """From the event to the last attempt."""
+        return self.offsets[-1] if self.offsets else timedelta(0)
+
+    @property
     def attempts(self) -> int:
         return 1 + len(self.offsets)

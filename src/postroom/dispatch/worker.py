@@ -136,7 +136,21 @@ class Dispatcher:
             log.exception("building webhook notification %s failed", notification.id)
             return Attempt(None, 0, error=f"the payload could not be built: {exc}")
         attempt = await self._sender.post(notification.webhook["url"], body, headers)
-        if not attempt.succeeded:
+        last = (
+            self._schedule.next_attempt(notification.event_row["created_at"], notification.attempts + 1)
+            is None
+        )
+        if not attempt.succeeded and last:
+            log.warning(
+                "webhook %s notification %s (%s of %s) failed every attempt for %s and is marked failed: %s",
+                notification.webhook["id"],
+                notification.id,
+                notification.event,
+                notification.event_row["email_id"],
+                self._schedule.span,
+                attempt.error or f"HTTP {attempt.status}",
+            )
+        elif not attempt.succeeded:
             log.info(
                 "webhook %s notification %s attempt %d failed: %s",
                 notification.webhook["id"],

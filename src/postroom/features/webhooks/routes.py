@@ -41,14 +41,34 @@ async def remove(call: Call) -> Any:
 
 
 ENDPOINTS = [
-    Endpoint("/webhook/add", add, WebhookAddRequest, WebhookResult,
-             "Add a webhook: where the account's events are posted (answers its signing secret)"),
-    Endpoint("/webhook/edit", edit, WebhookEditRequest, WebhookResult,
-             "Replace a webhook's settings (rotate_secret: a new signing secret)"),
-    Endpoint("/webhook/view", view, WebhookIdRequest, list[WebhookResult],
-             "List the account's webhooks (id: just that one)"),
-    Endpoint("/webhook/remove", remove, WebhookIdRequest, WebhookResult,
-             "Remove a webhook; its pending notifications are cancelled"),
+    Endpoint(
+        "/webhook/add",
+        add,
+        WebhookAddRequest,
+        WebhookResult,
+        "Add a webhook: where the account's events are posted (answers its signing secret)",
+    ),
+    Endpoint(
+        "/webhook/edit",
+        edit,
+        WebhookEditRequest,
+        WebhookResult,
+        "Replace a webhook's settings (rotate_secret: a new signing secret)",
+    ),
+    Endpoint(
+        "/webhook/view",
+        view,
+        WebhookIdRequest,
+        list[WebhookResult],
+        "List the account's webhooks (id: just that one)",
+    ),
+    Endpoint(
+        "/webhook/remove",
+        remove,
+        WebhookIdRequest,
+        WebhookResult,
+        "Remove a webhook; its pending notifications are cancelled",
+    ),
 ]
 
 

@@ -58,3 +58,50 @@ class WebhookResult(Struct, omit_defaults=True):
     auth_header_value: str
     disabled: bool
     secret: str = ""  # only in the answers of add and edit
+
+
+class NotificationQuery(Struct):
+    """Filters of GET /api/v1/webhooks/{id}/notifications (query parameters)."""
+
+    state: Annotated[str, Meta(max_length=16)] = ""
+    event: Annotated[str, Meta(max_length=32)] = ""
+    email_id: Annotated[str, Meta(max_length=64)] = ""
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 50
+    cursor: Annotated[str, Meta(max_length=32)] = ""
+
+
+class AttemptResult(Struct):
+    attempted_at: str
+    status_code: int | None
+    duration_ms: int
+    response_start: str
+    error: str
+
+
+class NotificationResult(Struct):
+    id: str
+    event: str
+    email_id: str
+    recipient: str
+    state: str  # pending, delivered, failed, cancelled
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str
+    created_at: str
+    note: str
+    attempt_log: list[AttemptResult]
+
+
+class NotificationPage(Struct):
+    notifications: list[NotificationResult]
+    next_cursor: str | None
+
+
+class TestResult(Struct):
+    event: str
+    id: str
+    status_code: int | None
+    duration_ms: int
+    response_start: str
+    error: str

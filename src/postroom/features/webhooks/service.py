@@ -13,13 +13,25 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from postroom.clock import SYSTEM_CLOCK, Clock
+from postroom.clock import SYSTEM_CLOCK, Clock, rfc3339
 from postroom.dispatch import outbox
 from postroom.dispatch.events import EMAIL_EVENTS, SMS_EVENTS
+from postroom.dispatch.samples import samples
+from postroom.dispatch.sender import WebhookSender
 from postroom.dispatch.targets import TargetRefused, parse_target, vetted
+from postroom.dispatch.worker import request_of
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.webhooks import repo
-from postroom.features.webhooks.schemas import WebhookEditRequest, WebhookFields, WebhookResult
+from postroom.features.webhooks.schemas import (
+    AttemptResult,
+    NotificationPage,
+    NotificationQuery,
+    NotificationResult,
+    TestResult,
+    WebhookEditRequest,
+    WebhookFields,
+    WebhookResult,
+)
 from postroom.storage.database import Database
 
 OUTPUT_FORMATS = ("form", "json")
@@ -59,12 +71,18 @@ def _result(row: dict[str, Any], with_secret: bool = False) -> WebhookResult:
 
 class WebhookService:
     def __init__(
-        self, db: Database, allow_private: bool, max_webhooks: int = 10, clock: Clock = SYSTEM_CLOCK
+        self,
+        db: Database,
+        allow_private: bool,
+        max_webhooks: int = 10,
+        clock: Clock = SYSTEM_CLOCK,
+        sender: WebhookSender | None = None,
     ) -> None:
         self._db = db
         self._allow_private = allow_private
         self._max = max_webhooks
         self._clock = clock
+        self._sender = sender  # posts test events (`test`)
 
     async def _settings(self, req: WebhookFields) -> dict[str, Any]:
         """The validated columns of a request's settings."""
@@ -166,3 +184,100 @@ class WebhookService:
         outbox.cancel_pending(conn, webhook_id, self._clock.now())
         repo.remove(conn, account_id, webhook_id)
         return row
+
+    # --- the notifications of a webhook (/api/v1/webhooks/{id}/…) -----------------------------------
+
+    async def _own(self, account_id: str, webhook_id: int) -> dict[str, Any]:
+        row = await self._db.read(lambda conn: repo.get(conn, account_id, webhook_id))
+        if row is None:
+            raise NotFound(f"No webhook with id {webhook_id} was found")
+        return row
+
+    async def notifications(
+        self, account_id: str, webhook_id: int, query: NotificationQuery
+    ) -> NotificationPage:
+        """The webhook's notifications, newest first, each with every attempt; a page of `limit`."""
+        await self._own(account_id, webhook_id)
+        before = _cursor(query.cursor)
+        filters = {"state": query.state, "event": query.event, "email_id": query.email_id}
+        rows = await self._db.read(
+            lambda conn: outbox.notifications(conn, webhook_id, query.limit + 1, before, **filters)
+        )
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        return NotificationPage(
+            notifications=[_notification(r) for r in rows],
+            next_cursor=str(rows[-1]["seq"]) if more else None,
+        )
+
+    async def retry(self, account_id: str, webhook_id: int, notification_id: str) -> bool:
+        await self._own(account_id, webhook_id)
+        now = self._clock.now()
+        if not await self._db.write(lambda conn: outbox.reschedule(conn, webhook_id, notification_id, now)):
+            raise NotFound(f"The webhook has no notification {notification_id!r} that is not delivered")
+        return True
+
+    async def cancel(self, account_id: str, webhook_id: int, notification_id: str) -> bool:
+        await self._own(account_id, webhook_id)
+        now = self._clock.now()
+        if not await self._db.write(lambda conn: outbox.cancel(conn, webhook_id, notification_id, now)):
+            raise NotFound(f"The webhook has no pending notification {notification_id!r}")
+        return True
+
+    async def test(self, account_id: str, webhook_id: int) -> list[TestResult]:
+        """Post a sample of each event the webhook takes, now, and say what the receiver answered."""
+        hook = await self._own(account_id, webhook_id)
+        if self._sender is None:
+            raise Conflict("This process cannot post test events")
+        results = []
+        for sample in samples(hook):
+            body, headers = request_of(sample, int(self._clock.timestamp()))
+            attempt = await self._sender.post(hook["url"], body, headers)
+            results.append(
+                TestResult(
+                    sample.event,
+                    sample.id,
+                    attempt.status,
+                    attempt.duration_ms,
+                    attempt.response_start,
+                    attempt.error,
+                )
+            )
+        return results
+
+
+def _cursor(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("cursor", "The cursor is not one this server gave")
+    return int(text)
+
+
+FAILED_NOTE = "every attempt failed until the retry schedule ended; the webhook stays enabled"
+
+
+def _notification(row: dict[str, Any]) -> NotificationResult:
+    return NotificationResult(
+        id=row["id"],
+        event=row["event"],
+        email_id=row["email_id"],
+        recipient=row["recipient"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=rfc3339(row["next_attempt_at"]) if row["state"] == "pending" else None,
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        created_at=rfc3339(row["created_at"]),
+        note=FAILED_NOTE if row["state"] == "failed" else "",
+        attempt_log=[
+            AttemptResult(
+                attempted_at=rfc3339(a["attempted_at"]),
+                status_code=a["status_code"],
+                duration_ms=a["duration_ms"],
+                response_start=a["response_start"],
+                error=a["error"],
+            )
+            for a in row["attempt_log"]
+        ],
+    )
