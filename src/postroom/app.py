@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
+from postroom.api.table import build_registry
 from postroom.api.v3 import PREFIX, V3App
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
@@ -105,6 +106,7 @@ def build_smtp(services: Services) -> SmtpServer:
 def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:
     """The HTTP app; its lifespan also runs the SMTP server (unless smtp_port is 0) and the workers."""
     services = build_services(settings, db)
+    registry = build_registry()
     workers = settings.workers if run_workers is None else run_workers
     smtp = build_smtp(services) if settings.smtp_port else None
 
@@ -147,8 +149,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     )
     app.state.services = services
     app.state.smtp = smtp
-    app.state.openapi = build_openapi(services.registry)
-    return PostroomApp(app, V3App(services))
+    app.state.registry = registry
+    app.state.openapi = build_openapi(registry)
+    return PostroomApp(app, V3App(services, registry))
 
 
 __all__ = ["PostroomApp", "Services", "build_app", "prepare"]

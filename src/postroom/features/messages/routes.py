@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from postroom.api.access import authenticate, authorize
-from postroom.api.body import convert
 from postroom.api.envelope import JSONResponse, error_envelope
+from postroom.bodies import convert
 from postroom.errors import PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages.schemas import ListQuery
