@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from postroom.api.capture import routes as capture_routes
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
 from postroom.api.table import build_registry
@@ -22,9 +23,6 @@ from postroom.api.v3 import PREFIX, V3App
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
 from postroom.features.domains.verify import DomainReverifier
-from postroom.features.messages.routes import routes as message_routes
-from postroom.features.single_senders.web import routes as single_sender_web_routes
-from postroom.features.subaccounts.web import routes as invitation_web_routes
 from postroom.ids import new_request_id
 from postroom.services import Services, build_services
 from postroom.settings import Settings
@@ -32,7 +30,9 @@ from postroom.smtp.handler import SubmissionHandler
 from postroom.smtp.server import SmtpServer
 from postroom.storage.database import Database
 from postroom.storage.migrate import upgrade
+from postroom.web.invitations import routes as invitation_web_routes
 from postroom.web.routes import routes as web_routes
+from postroom.web.senders import routes as single_sender_web_routes
 
 log = logging.getLogger(__name__)
 OPENAPI_PATH = "/v3/openapi.json"
@@ -137,7 +137,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
-        *message_routes,
+        *capture_routes,
         *single_sender_web_routes,
         *invitation_web_routes,
         *web_routes,

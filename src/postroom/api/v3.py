@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from postroom.api.access import act, authenticate, authorize, check_quota
+from postroom.api.access import act, admit, check_quota
 from postroom.api.envelope import envelope, error_envelope
 from postroom.api.registry import Registry
 from postroom.bodies import decode_json_object
@@ -84,8 +84,7 @@ async def dispatch(services: Services, registry: Registry, request: Request, pat
             else services.settings.max_api_body
         )
         body = decode_json_object(await read_body(request, limit))
-        principal = await authenticate(services, request.headers, body, client_ip(request))
-        limits = await authorize(services, principal, endpoint.path, client_ip(request), body)
+        principal, limits = await admit(services, request.headers, body, endpoint.path, client_ip(request))
         principal = await act(services, principal, body)
         await check_quota(services, principal, endpoint.path, body)
         call = Call(

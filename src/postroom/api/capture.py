@@ -1,4 +1,6 @@
-"""The capture API under /api/v1/messages, authenticated by the same API keys (header or Bearer)."""
+"""The capture API under /api/v1/messages: an entry room of the HTTP API beside /v3, over the message
+service, behind the same guard as /v3 (api.access.admit: key, permission of the request path, IP
+allow list, limits)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from postroom.api.access import authenticate, authorize
+from postroom.api.access import admit
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.bodies import convert
 from postroom.errors import PostroomError
@@ -32,8 +34,7 @@ def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
         services: Services = request.app.state.services
         try:
             ip = request.client.host if request.client else ""
-            principal = await authenticate(services, request.headers, {}, ip)
-            await authorize(services, principal, request.url.path, ip)
+            principal, _ = await admit(services, request.headers, {}, request.url.path, ip)
             return await inner(request, services, principal)
         except PostroomError as exc:
             return error_envelope(new_request_id(), exc)
