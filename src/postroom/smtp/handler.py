@@ -28,7 +28,8 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
 from postroom.errors import InvalidInput, StorageUnavailable
-from postroom.features.email.service import EmailService, SmtpSubmission
+from postroom.features.email.service import EmailService
+from postroom.features.email.submission import SmtpSubmission
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
 from postroom.features.subaccounts.quota import QuotaExceeded
