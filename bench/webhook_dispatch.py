@@ -67,7 +67,7 @@ async def postroom_run(database_url: str, data_dir: Path, url: str, messages: in
     from postroom.dispatch.schedule import RetrySchedule
     from postroom.dispatch.sender import HttpxSender
     from postroom.dispatch.worker import Dispatcher
-    from postroom.events import log as event_log
+    from postroom.events import repo as event_log
     from postroom.features.api_keys.service import Principal, ensure_master_account
     from postroom.features.email.schemas import SendRequest
     from postroom.features.email.service import EmailService

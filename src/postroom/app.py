@@ -15,15 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from postroom.api.capture import routes as capture_routes
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
+from postroom.api.table import build_registry
 from postroom.api.v3 import PREFIX, V3App
+from postroom.api.webhooks import routes as webhook_api_routes
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
-from postroom.features.messages.routes import routes as message_routes
-from postroom.features.single_senders.web import routes as single_sender_web_routes
-from postroom.features.subaccounts.web import routes as invitation_web_routes
-from postroom.features.webhooks.api_v1 import routes as webhook_api_routes
 from postroom.ids import new_request_id
 from postroom.scheduler.tasks import build_scheduler
 from postroom.services import Services, build_services
@@ -32,7 +31,9 @@ from postroom.smtp.handler import SubmissionHandler
 from postroom.smtp.server import SmtpServer
 from postroom.storage.database import Database
 from postroom.storage.migrate import upgrade
+from postroom.web.invitations import routes as invitation_web_routes
 from postroom.web.routes import routes as web_routes
+from postroom.web.senders import routes as single_sender_web_routes
 
 log = logging.getLogger(__name__)
 OPENAPI_PATH = "/v3/openapi.json"
@@ -106,6 +107,7 @@ def build_smtp(services: Services) -> SmtpServer:
 def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:
     """The HTTP app; its lifespan also runs the SMTP server (unless smtp_port is 0) and the workers."""
     services = build_services(settings, db)
+    registry = build_registry()
     workers = settings.workers if run_workers is None else run_workers
     smtp = build_smtp(services) if settings.smtp_port else None
 
@@ -140,7 +142,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
-        *message_routes,
+        *capture_routes,
         *webhook_api_routes,
         *single_sender_web_routes,
         *invitation_web_routes,
@@ -153,8 +155,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     )
     app.state.services = services
     app.state.smtp = smtp
-    app.state.openapi = build_openapi(services.registry)
-    return PostroomApp(app, V3App(services))
+    app.state.registry = registry
+    app.state.openapi = build_openapi(registry)
+    return PostroomApp(app, V3App(services, registry))
 
 
 __all__ = ["PostroomApp", "Services", "build_app", "prepare"]

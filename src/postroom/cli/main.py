@@ -214,15 +214,15 @@ def keys() -> None:
 @click.option("--description", default="", help="what the key is for")
 def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) -> None:
     """Create an API key on the master account and print it (shown once)."""
+    from postroom.api.table import build_registry
     from postroom.app import prepare
     from postroom.features.api_keys import service
     from postroom.features.api_keys.permissions import grant_problem
-    from postroom.services import build_services
 
     settings = _settings(**flags)
     db, _ = prepare(settings)
     grants = [g for p in permissions for g in p.replace(",", " ").split()] or ["*"]
-    catalog = build_services(settings, db).registry.catalog()
+    catalog = build_registry().catalog()
     problems = [problem for g in grants if (problem := grant_problem(g, catalog))]
     if problems:
         raise click.ClickException("; ".join(problems))

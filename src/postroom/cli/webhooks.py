@@ -19,18 +19,16 @@ def webhooks() -> None:
 @database_options
 def webhooks_list(**flags: Any) -> None:
     """Every webhook of every account: id, account, state, URL and events."""
-    from sqlalchemy import select
-
-    from postroom.storage.tables import webhooks as table
+    from postroom.features.webhooks import repo
 
     db = open_database(flags)
     try:
-        rows = db.read_sync(lambda c: list(c.execute(select(table).order_by(table.c.id))))
+        rows = db.read_sync(repo.every_webhook)
     finally:
         db.close()
     for row in rows:
-        state = "disabled" if row.disabled else "enabled"
-        click.echo(f"{row.id}\t{row.account_id}\t{state}\t{row.url}\t{','.join(row.events)}")
+        state = "disabled" if row["disabled"] else "enabled"
+        click.echo(f"{row['id']}\t{row['account_id']}\t{state}\t{row['url']}\t{','.join(row['events'])}")
 
 
 @webhooks.command("deliveries")

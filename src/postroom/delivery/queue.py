@@ -18,8 +18,9 @@ from sqlalchemy import Connection, or_, select, update
 from postroom.delivery.retry import DEFAULT_POLICY, RetryPolicy
 from postroom.delivery.simulator import SIMULATOR_DOMAIN
 from postroom.delivery.transports.base import Job, Outcome
-from postroom.events import log as event_log
-from postroom.features.suppressions import repo as suppressions
+from postroom.events import repo as event_log
+from postroom.features.suppressions import service as suppressions
+from postroom.features.suppressions.service import Suppression
 from postroom.storage.tables import deliveries, messages
 
 EVENT_OF_OUTCOME = {"delivered": "delivered", "deferred": "soft-bounced", "bounced": "hard-bounced"}
@@ -120,7 +121,7 @@ def record(
     queued_at = _held(conn, worker_id, [job.delivery_id for job, _ in results])
     changes: dict[tuple[str, datetime | None, str], list[int]] = {}
     event_rows: list[dict[str, Any]] = []
-    suppress: list[dict[str, Any]] = []
+    suppress: list[Suppression] = []
     for job, outcome in results:
         if job.delivery_id not in queued_at:
             continue
@@ -131,12 +132,10 @@ def record(
         simulated = job.domain == SIMULATOR_DOMAIN
         if kind == "bounced" and not simulated:
             suppress.append(
-                suppressions.row(job.account_id, job.recipient, "bounce", outcome.response, job.email_id, now)
+                Suppression(job.account_id, job.recipient, "bounce", outcome.response, job.email_id)
             )
         if "spam" in outcome.followups and not simulated:
-            suppress.append(
-                suppressions.row(job.account_id, job.recipient, "spam", "complaint", job.email_id, now)
-            )
+            suppress.append(Suppression(job.account_id, job.recipient, "spam", "complaint", job.email_id))
     for (kind, retry_at, response), ids in changes.items():
         conn.execute(
             update(deliveries)
@@ -151,7 +150,7 @@ def record(
             )
         )
     event_log.append(conn, event_rows)
-    suppressions.add_many(conn, suppress)
+    suppressions.record(conn, suppress, now)
     return sum(len(ids) for ids in changes.values())
 
 

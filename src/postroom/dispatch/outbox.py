@@ -253,6 +253,14 @@ def cancel_pending(conn: Connection, webhook_id: int, now: datetime) -> int:
     return int(result.rowcount)
 
 
+def anything_due(conn: Connection, now: datetime) -> bool:
+    """Whether a pending notification is due (a cheap read before a claim, which is a write)."""
+    n = webhook_notifications
+    return bool(
+        conn.execute(select(exists().where(n.c.state == PENDING, n.c.next_attempt_at <= now))).scalar()
+    )
+
+
 def next_due(conn: Connection) -> datetime | None:
     """When the earliest pending notification is due (None: nothing pending)."""
     n = webhook_notifications

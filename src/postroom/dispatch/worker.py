@@ -17,15 +17,12 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import Connection, exists, select
-
 from postroom.clock import SYSTEM_CLOCK, Clock
 from postroom.dispatch import outbox, payload
 from postroom.dispatch.outbox import Attempt, Notification
 from postroom.dispatch.schedule import RetrySchedule
 from postroom.dispatch.sender import WebhookSender
 from postroom.storage.database import Database
-from postroom.storage.tables import webhook_notifications
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 0.25  # seconds between looks for due notifications (others' events, retries) when idle
@@ -51,16 +48,6 @@ def request_of(notification: Notification, timestamp: int) -> tuple[bytes, dict[
     elif hook["auth_header_type"] == "basic" and hook["auth_header_value"]:
         headers["Authorization"] = f"Basic {hook['auth_header_value']}"
     return body, headers
-
-
-def _anything_due(now: object) -> object:
-    n = webhook_notifications
-
-    def query(conn: Connection) -> bool:
-        due = exists().where(n.c.state == "pending", n.c.next_attempt_at <= now)
-        return bool(conn.execute(select(due)).scalar())
-
-    return query
 
 
 class Dispatcher:
@@ -110,7 +97,7 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Claim what is due, post it, record it; how many notifications were attempted."""
         now = self._clock.now()
-        if not await self._db.read(_anything_due(now)):  # type: ignore[arg-type]
+        if not await self._db.read(lambda c: outbox.anything_due(c, now)):
             return 0
         claimed = await self._db.write(
             lambda c: outbox.claim(c, self.worker_id, self._batch, now, self._lease)

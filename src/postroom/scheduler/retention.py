@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from postroom.clock import SYSTEM_CLOCK, Clock
+from postroom.features.api_keys.sessions import REVOKED_STATE
 from postroom.scheduler.task import PeriodicTask
 from postroom.storage import retention
 from postroom.storage.database import Database
@@ -21,7 +22,7 @@ NAME = "retention"
 INTERVAL = timedelta(minutes=10)
 BATCH = 500
 MAX_BATCHES = 200
-SIGNED_OUT_PREFIX = "web_signed_out:"  # web.session's revoked-session rows (value: their expiry)
+SIGNED_OUT_PREFIX = REVOKED_STATE  # revoked web sessions' rows (value: their expiry)
 
 Deleter = Callable[[Connection, datetime, int], int]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from postroom.cache import Cache
 from postroom.clock import SYSTEM_CLOCK, Clock
@@ -29,7 +29,6 @@ from postroom.features.api_keys.profile import sending_settings
 from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
-from postroom.storage.tables import accounts
 
 log = logging.getLogger(__name__)
 MASTER_ACCOUNT_NAME = "Master account"
@@ -161,12 +160,11 @@ def _with_account(conn: Connection, row: dict[str, Any] | None) -> dict[str, Any
     """The key row with its account's parent and state (a closed subaccount's keys are refused)."""
     if row is None:
         return None
-    account = conn.execute(
-        select(accounts.c.parent_id, accounts.c.state).where(accounts.c.id == row["account_id"])
-    ).first()
-    if account is None:
+    standing = repo.account_standing(conn, str(row["account_id"]))
+    if standing is None:
         return None
-    return {**row, "account_parent_id": account.parent_id, "account_state": account.state}
+    parent_id, state = standing
+    return {**row, "account_parent_id": parent_id, "account_state": state}
 
 
 def _principal_of(row: dict[str, Any] | None) -> Principal | None:

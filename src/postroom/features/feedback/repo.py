@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from postroom.events import log as event_log
+from postroom.events import repo as event_log
 from postroom.storage.tables import deliveries, feedback_messages, messages
 
 

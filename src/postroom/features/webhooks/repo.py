@@ -40,3 +40,8 @@ def change(conn: Connection, account_id: str, webhook_id: int, values: dict[str,
 
 def remove(conn: Connection, account_id: str, webhook_id: int) -> None:
     conn.execute(delete(webhooks).where(webhooks.c.account_id == account_id, webhooks.c.id == webhook_id))
+
+
+def every_webhook(conn: Connection) -> list[dict[str, Any]]:
+    """Every account's webhooks (the CLI's list)."""
+    return [dict(r._mapping) for r in conn.execute(select(webhooks).order_by(webhooks.c.id))]

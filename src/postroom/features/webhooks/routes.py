@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from postroom.api.body import convert
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
+from postroom.bodies import convert
+from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.webhooks.schemas import (
     WebhookAddRequest,
     WebhookEditRequest,
@@ -72,6 +71,6 @@ ENDPOINTS = [
 ]
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     for endpoint in ENDPOINTS:
         registry.add(endpoint)

@@ -1,6 +1,6 @@
 """/api/v1/webhooks/{id}/…: a webhook's notifications with every attempt, retry and cancel, test events.
 
-Authenticated like the capture API (the same API keys, in a header or as Bearer).
+An entry room of the HTTP API beside the capture API, behind the same guard (api.capture.guarded).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from postroom.api.body import convert
+from postroom.api.capture import guarded
 from postroom.api.envelope import JSONResponse
+from postroom.bodies import convert
 from postroom.errors import InvalidInput
 from postroom.features.api_keys.service import Principal
-from postroom.features.messages.routes import _guarded
 from postroom.features.webhooks.schemas import NotificationQuery
 
 if TYPE_CHECKING:
@@ -55,11 +55,11 @@ async def test(request: Request, services: Services, principal: Principal) -> Re
 
 BASE = "/api/v1/webhooks/{webhook_id}"
 routes = [
-    Route(f"{BASE}/notifications", _guarded(list_notifications), methods=["GET"]),
-    Route(f"{BASE}/deliveries", _guarded(list_notifications), methods=["GET"]),  # the issue's name
-    Route(f"{BASE}/notifications/{{notification_id}}/retry", _guarded(retry), methods=["POST"]),
-    Route(f"{BASE}/deliveries/{{notification_id}}/retry", _guarded(retry), methods=["POST"]),
-    Route(f"{BASE}/notifications/{{notification_id}}/cancel", _guarded(cancel), methods=["POST"]),
-    Route(f"{BASE}/deliveries/{{notification_id}}/cancel", _guarded(cancel), methods=["POST"]),
-    Route(f"{BASE}/test", _guarded(test), methods=["POST"]),
+    Route(f"{BASE}/notifications", guarded(list_notifications), methods=["GET"]),
+    Route(f"{BASE}/deliveries", guarded(list_notifications), methods=["GET"]),  # the issue's name
+    Route(f"{BASE}/notifications/{{notification_id}}/retry", guarded(retry), methods=["POST"]),
+    Route(f"{BASE}/deliveries/{{notification_id}}/retry", guarded(retry), methods=["POST"]),
+    Route(f"{BASE}/notifications/{{notification_id}}/cancel", guarded(cancel), methods=["POST"]),
+    Route(f"{BASE}/deliveries/{{notification_id}}/cancel", guarded(cancel), methods=["POST"]),
+    Route(f"{BASE}/test", guarded(test), methods=["POST"]),
 ]
