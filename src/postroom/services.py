@@ -29,6 +29,7 @@ from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
 from postroom.features.single_senders.service import SingleSenderService
 from postroom.features.smtp_users.service import SmtpUserService
+from postroom.features.stats.service import StatsService
 from postroom.features.subaccounts.service import SubaccountService
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
@@ -60,6 +61,7 @@ class Services:
     single_senders: SingleSenderService
     worker: DeliveryWorker
     webhooks: WebhookService
+    stats: StatsService
     dispatcher: Dispatcher
 
 
@@ -74,6 +76,9 @@ def build_services(settings: Settings, db: Database) -> Services:
     email = build_email(settings, db, lists, worker)
     links = LinkSigner(db)
     system_mail = SystemMailer(settings, email)
+    subaccounts = SubaccountService(
+        db, on_change=keys.forget, mailer=system_mail, links=links, pool_ids=pool_ids
+    )
     return Services(
         settings=settings,
         db=db,
@@ -86,9 +91,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         feedback=FeedbackService(db, settings.effective_return_path_domain),
         allowed_lists=lists,
         domains=build_domain_service(settings, db, keyring),
-        subaccounts=SubaccountService(
-            db, on_change=keys.forget, mailer=system_mail, links=links, pool_ids=pool_ids
-        ),
+        subaccounts=subaccounts,
         links=links,
         system_mail=system_mail,
         single_senders=SingleSenderService(db, system_mail, links),
@@ -100,6 +103,7 @@ def build_services(settings: Settings, db: Database) -> Services:
             sender=HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout)),
         ),
         dispatcher=build_dispatcher(settings, db),
+        stats=StatsService(db, subaccounts),
     )
 
 

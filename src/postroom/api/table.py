@@ -16,6 +16,7 @@ from postroom.features.email import routes as email_routes
 from postroom.features.ip_access import routes as ip_access_routes
 from postroom.features.single_senders import routes as single_sender_routes
 from postroom.features.smtp_users import routes as smtp_user_routes
+from postroom.features.stats import routes as stats_routes
 from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.webhooks import routes as webhook_routes
 
@@ -31,6 +32,7 @@ FEATURES = (
     single_sender_routes,
     dedicated_ip_routes,
     webhook_routes,
+    stats_routes,
 )
 
 

@@ -22,6 +22,7 @@ from postroom.features.email.service import EmailService
 from postroom.features.ip_access.service import IpAccessService
 from postroom.features.single_senders.service import SingleSenderService
 from postroom.features.smtp_users.service import SmtpUserService
+from postroom.features.stats.service import StatsService
 from postroom.features.subaccounts.service import SubaccountService
 from postroom.features.webhooks.service import WebhookService
 from postroom.settings import Settings
@@ -45,6 +46,7 @@ class CallServices(Protocol):
     subaccounts: SubaccountService
     single_senders: SingleSenderService
     webhooks: WebhookService
+    stats: StatsService
 
 
 @dataclass(frozen=True)

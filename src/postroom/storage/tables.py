@@ -357,3 +357,20 @@ webhook_attempts = Table(
     Column("error", Text, nullable=False, default=""),
     Index("ix_webhook_attempts_notification", "notification_seq"),
 )
+
+# Statistics: per tenant, day, sender identity and sender address, event token: counts and bytes,
+# kept up to date by events/repo.append in the transaction that writes the events.
+stats_daily = Table(
+    "stats_daily",
+    metadata,
+    Column("account_id", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("username", String(200), primary_key=True),
+    Column("sender", String(320), primary_key=True),  # envelope sender address (lower case)
+    Column("event", String(32), primary_key=True),  # activity token: processed, delivered, …
+    Column("domain", String(255), nullable=False),  # the sender's domain
+    Column("count", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("last_ip", String(64), nullable=False, default=""),
+    Index("ix_stats_daily_account_day", "account_id", "day"),
+)

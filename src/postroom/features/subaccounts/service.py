@@ -283,6 +283,11 @@ class SubaccountService:
 
         return await self._db.read(read)
 
+    async def ids_of(self, parent_id: str) -> list[str]:
+        """The ids of an account's subaccounts."""
+        rows = await self._db.read(lambda conn: repo.children(conn, parent_id))
+        return [str(r["id"]) for r in rows]
+
     async def check_quota(self, principal: Principal, messages: int) -> None:
         """The early check of a send: QuotaExceeded (a Conflict, 402) when a subaccount's monthly
         plan has no room for `messages` more; masters have none. The binding check runs where the

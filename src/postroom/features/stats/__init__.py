@@ -1,0 +1,1 @@
+"""Statistics (/stats/*): figures from rollups that events/repo.append keeps as events are written."""
