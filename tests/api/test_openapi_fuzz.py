@@ -5,27 +5,34 @@ generated requests, valid and invalid, authenticated through the document's own 
 A new endpoint in the registry is fuzzed here without any change to this file.
 
 The server is a real one on a loopback port, on SQLite, in capture delivery mode (nothing is sent
-anywhere) with DNS lookups pointed at a closed loopback port, so no generated request reaches
-outside the machine. Endpoint rate limits are off so that the fuzzer meets the endpoints themselves,
-not 429s. POSTROOM_FUZZ_EXAMPLES and POSTROOM_FUZZ_SEED change the volume and the seed.
+anywhere), and its DNS lookups (domain verification) go to a loopback nameserver that knows no
+name, so no generated request reaches outside the machine. Endpoint rate limits are off so that
+the fuzzer meets the endpoints themselves, not 429s.
+
+POSTROOM_FUZZ_EXAMPLES (examples per operation) and POSTROOM_FUZZ_SEED change the volume and seed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.exception
+import dns.message
+import dns.rcode
 import httpx
 import pytest
 
-from conftest import RunningServer, free_port, start_server
+from conftest import RunningServer, start_server
 
-EXAMPLES = int(os.environ.get("POSTROOM_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("POSTROOM_FUZZ_EXAMPLES", "30"))
 SEED = os.environ.get("POSTROOM_FUZZ_SEED", "20261204")
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 RUN_TIMEOUT = 420  # seconds; the run takes a few minutes at the default volume
@@ -47,13 +54,40 @@ def schemathesis_cli() -> Path:
 
 
 @pytest.fixture
-def fuzz_server(tmp_path: Path) -> Iterator[RunningServer]:
+def nameserver() -> Iterator[str]:
+    """host:port of a UDP nameserver on loopback answering NXDOMAIN to everything, at once (a closed
+    port would make each domain check wait for its timeout)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                wire, peer = sock.recvfrom(4096)
+                reply = dns.message.make_response(dns.message.from_wire(wire))
+            except (TimeoutError, dns.exception.DNSException):
+                continue
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    sock.close()
+
+
+@pytest.fixture
+def fuzz_server(tmp_path: Path, nameserver: str) -> Iterator[RunningServer]:
     """A capture-mode SQLite server whose fuzzing cannot reach beyond loopback or lock itself out."""
     srv, thread, running = start_server(
         f"sqlite:///{tmp_path / 'fuzz.sqlite3'}",
         tmp_path / "data",
         endpoint_rate_limits=False,
-        dns_nameservers=f"127.0.0.1:{free_port()}",
+        dns_nameservers=nameserver,
     )
     assert running.settings.delivery_mode == "capture" and not running.settings.relay_url
     # The fuzzer may well turn the API allow list on; loopback stays on it so later requests still count.

@@ -16,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from postroom import __version__
+from postroom.api.examples import EXAMPLES
 from postroom.api.registry import Endpoint, Registry
 from postroom.errors import API_EXCEPTION, INVALID_IN_PAYLOAD, NON_VALIDATING, PERMISSION_DENIED
 from postroom.errors import REQ_LIMIT_EXCEEDED as LIMIT_CODE
@@ -161,7 +162,8 @@ def _require_encoded_fields(
     components: dict[str, Any], response_types: list[Any], request_types: list[Any]
 ) -> None:
     """In a response, a field with a default is still always sent (only UNSET ones may be left out),
-    so response Structs list all such fields as required: a missing one is a broken response.
+    so response Structs list all such fields as required, and no others: a missing or unknown field
+    is a broken response.
     A Struct that requests use as well keeps msgspec's reading (defaults are optional)."""
     responses: dict[type, mi.StructType] = {}
     for info in mi.multi_type_info(response_types):
@@ -183,6 +185,7 @@ def _require_encoded_fields(
                 and set(props) == {f.encode_name for f in info.fields}
             ):
                 schema["required"] = always
+                schema["additionalProperties"] = False  # encoded from the Struct: nothing else
 
 
 def _may_be_unset(f: mi.Field) -> bool:
@@ -201,6 +204,9 @@ def _operation(endpoint: Endpoint, path: str, method: str, request: Any, respons
         }
     responses["429"]["headers"] = RATE_HEADERS
     alias = "" if path == endpoint.path else f" Alias of {endpoint.path}; the same operation."
+    body: dict[str, Any] = {"schema": request}
+    if endpoint.path in EXAMPLES:
+        body["example"] = EXAMPLES[endpoint.path]
     return {
         "summary": endpoint.summary,
         "description": (endpoint.summary + "." + alias).strip(),
@@ -208,7 +214,7 @@ def _operation(endpoint: Endpoint, path: str, method: str, request: Any, respons
         "tags": [endpoint.path.strip("/").split("/")[0]],
         "requestBody": {
             "required": False,  # an empty body is read as {} (decisions.md)
-            "content": {"application/json": {"schema": request}},
+            "content": {"application/json": body},
         },
         "responses": responses,
     }
