@@ -17,6 +17,7 @@ from postroom.errors import InvalidInput
 T = TypeVar("T")
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+NUL_ESCAPE = b"\\u0000"  # how JSON spells U+0000
 MAX_DEPTH = 32  # nesting of arrays and objects in a body; no endpoint needs more than a few levels
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False, "true": True, "false": False}
 
@@ -33,7 +34,38 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "The request body must be a JSON object")
+    if NUL_ESCAPE in raw:  # a raw NUL cannot be in JSON at all; this is the one spelling of it
+        field = nul_field(data)
+        if field is not None:
+            raise InvalidInput(
+                field, f"The field '{field}' contains a NUL character (U+0000), which no field accepts"
+            )
     return data
+
+
+def nul_field(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The first field (or object key) whose text holds U+0000, None when none does.
+
+    No SMTP2GO field takes one (RFC 5322 forbids NUL in a message), and PostgreSQL's text and JSON
+    refuse it, so it is a validation error before anything reads the body (the access checks too).
+    """
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}" if path else k, k, v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", "", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for inner, key, item in items:
+        if "\x00" in key:
+            return inner
+        found = nul_field(item, inner, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_absent(value: Any) -> bool:
