@@ -74,9 +74,9 @@ def test_settings_refuse_a_key_with_a_trailing_newline(tmp_path: Path) -> None:
         (
             "email/send",
             {**SEND, "custom_headers": [{"header": "X-A", "value": "v\x00"}]},
-            "custom_headers[0].value",
+            "custom_headers",
         ),
-        ("email/send", {**SEND, "template_data": {"na\x00me": "x"}}, "template_data.na\x00me"),
+        ("email/send", {**SEND, "template_data": {"na\x00me": "x"}}, "template_data"),
     ],
 )
 def test_a_nul_character_anywhere_is_a_field_error(

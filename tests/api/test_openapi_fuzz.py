@@ -45,10 +45,10 @@ CHECKS = ",".join(
         "unsupported_method",  # a method the path does not take: 405 with Allow
     ]
 )
-RUN_TIMEOUT = 420  # seconds; the run takes a few minutes at the default volume
-# The key comes from the document's ApiKeyHeader scheme, not a blanket header: the scheme is tested too.
+RUN_TIMEOUT = 420  # seconds for one schemathesis run; both take about two minutes at the default volume
 # Operations that can lock the fuzzer's key out: its own settings and endpoints, the API allow list.
 SELF_LOCKING = r"^(post_ip_allow_list|(post|patch)_api_keys_(edit|patch))$"
+# The key comes from the document's ApiKeyHeader scheme, not a blanket header: the scheme is tested too.
 CONFIG = """
 [auth.openapi.ApiKeyHeader]
 api_key = "${POSTROOM_FUZZ_KEY}"

@@ -43,29 +43,29 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def nul_field(value: Any, path: str = "", depth: int = 0) -> str | None:
-    """The first field (or object key) whose text holds U+0000, None when none does.
+def nul_field(body: dict[str, Any]) -> str | None:
+    """The first top-level field whose value (or one of its keys, at any depth) holds U+0000.
 
     No SMTP2GO field takes one (RFC 5322 forbids NUL in a message), and PostgreSQL's text and JSON
     refuse it, so it is a validation error before anything reads the body (the access checks too).
+    The field is named as the other checks name it: `to`, not `to[0]`.
     """
+    for key, value in body.items():
+        if "\x00" in key or _holds_nul(value):
+            return key
+    return None
+
+
+def _holds_nul(value: Any, depth: int = 0) -> bool:
     if isinstance(value, str):
-        return (path or "body") if "\x00" in value else None
+        return "\x00" in value
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
         raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
-        items = [(f"{path}.{k}" if path else k, k, v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"{path}[{i}]", "", v) for i, v in enumerate(value)]
-    else:
-        return None
-    for inner, key, item in items:
-        if "\x00" in key:
-            return inner
-        found = nul_field(item, inner, depth + 1)
-        if found is not None:
-            return found
-    return None
+        return any("\x00" in k or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
 
 
 def _is_absent(value: Any) -> bool:
