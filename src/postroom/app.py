@@ -59,8 +59,10 @@ async def openapi(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        return error_envelope(new_request_id(), MethodNotAllowed(f"{request.method} is not allowed here"))
+    if exc.status_code == 405:  # Starlette's headers carry the Allow that RFC 9110 requires on a 405
+        response = error_envelope(new_request_id(), MethodNotAllowed(f"{request.method} is not allowed here"))
+        response.headers.update(exc.headers or {})
+        return response
     if exc.status_code == 404:
         return error_envelope(new_request_id(), NotFound(f"Unknown path {request.url.path}"))
     err = PostroomError(str(exc.detail))

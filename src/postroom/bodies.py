@@ -17,6 +17,7 @@ from postroom.errors import InvalidInput
 T = TypeVar("T")
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+NUL_ESCAPE = b"\\u0000"  # how JSON spells U+0000
 MAX_DEPTH = 32  # nesting of arrays and objects in a body; no endpoint needs more than a few levels
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False, "true": True, "false": False}
 
@@ -33,7 +34,38 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "The request body must be a JSON object")
+    if NUL_ESCAPE in raw:  # a raw NUL cannot be in JSON at all; this is the one spelling of it
+        field = nul_field(data)
+        if field is not None:
+            raise InvalidInput(
+                field, f"The field '{field}' contains a NUL character (U+0000), which no field accepts"
+            )
     return data
+
+
+def nul_field(body: dict[str, Any]) -> str | None:
+    """The first top-level field whose value (or one of its keys, at any depth) holds U+0000.
+
+    No SMTP2GO field takes one (RFC 5322 forbids NUL in a message), and PostgreSQL's text and JSON
+    refuse it, so it is a validation error before anything reads the body (the access checks too).
+    The field is named as the other checks name it: `to`, not `to[0]`.
+    """
+    for key, value in body.items():
+        if "\x00" in key or _holds_nul(value):
+            return key
+    return None
+
+
+def _holds_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise InvalidInput("body", f"The request body is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
 
 
 def _is_absent(value: Any) -> bool:

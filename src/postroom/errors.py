@@ -95,7 +95,13 @@ class Conflict(PostroomError):
 
 
 class MethodNotAllowed(PostroomError):
+    """405; `allowed` becomes the `Allow` header that RFC 9110 §15.5.6 requires on it."""
+
     status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.headers = {"Allow": ", ".join(allowed)} if allowed else {}
 
 
 class RateLimited(PostroomError):

@@ -61,3 +61,35 @@ def test_settings_refuse_a_key_with_a_trailing_newline(tmp_path: Path) -> None:
     assert load_settings(env={"POSTROOM_API_KEY": key}, toml_path=tmp_path / "none.toml").api_key == key
     with pytest.raises(ConfigError):
         load_settings(env={"POSTROOM_API_KEY": key + "\n"}, toml_path=tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # the first four were 500s on PostgreSQL, whose text refuses U+0000
+        ("activity/search", {"search": "\x00abc"}, "search"),
+        ("email/scheduled/remove", {"schedule_id": "\x00"}, "schedule_id"),
+        ("stats/email_cycle", {"subaccount_id": "\x00"}, "subaccount_id"),  # read by the access checks
+        ("users/smtp/view", {"username": "a\x00"}, "username"),
+        (
+            "email/send",
+            {**SEND, "custom_headers": [{"header": "X-A", "value": "v\x00"}]},
+            "custom_headers",
+        ),
+        ("email/send", {**SEND, "template_data": {"na\x00me": "x"}}, "template_data"),
+    ],
+)
+def test_a_nul_character_anywhere_is_a_field_error(
+    server: RunningServer, path: str, body: dict[str, object], field: str
+) -> None:
+    r = server.post(path, body)
+    assert r.status_code == 400, r.text
+    data = r.json()["data"]
+    assert data["error_code"] == NON_VALIDATING
+    assert data["field_validation_errors"]["fieldname"] == field
+    assert "NUL" in data["error"]
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul(server: RunningServer) -> None:
+    r = server.post("activity/search", {"search": "\\u0000"})  # the six characters \u0000, no NUL
+    assert r.status_code == 200, r.text

@@ -38,6 +38,10 @@ def test_wrong_method_is_405(server: RunningServer) -> None:
         _assert_error(c.get("/v3/email/send"), 405, "E_ApiResponseCodes.API_EXCEPTION")
         _assert_error(c.put("/v3/activity/search", json={}), 405, "E_ApiResponseCodes.API_EXCEPTION")
         _assert_error(c.post("/healthz"), 405, "E_ApiResponseCodes.API_EXCEPTION")
+        # RFC 9110 §15.5.6: a 405 names the methods the path takes (schemathesis checks it)
+        assert c.get("/v3/email/send").headers["allow"] == "POST"
+        assert c.delete("/v3/smtp/patch").headers["allow"] == "POST, PATCH"
+        assert set(c.post("/healthz").headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"42", b"null"])

@@ -77,7 +77,9 @@ async def dispatch(services: Services, registry: Registry, request: Request, pat
                 raise NotFound(f"The endpoint {path} is not available in this Postroom version yet")
             raise NotFound(f"Unknown endpoint {path}")
         if request.method not in endpoint.methods:
-            raise MethodNotAllowed(f"The endpoint {path} does not accept {request.method}")
+            raise MethodNotAllowed(
+                f"The endpoint {path} does not accept {request.method}", allowed=endpoint.methods
+            )
         limit = (
             services.settings.max_email_body
             if endpoint.path.startswith("/email/")
@@ -96,7 +98,8 @@ async def dispatch(services: Services, registry: Registry, request: Request, pat
             response = envelope(request_id, send_failure(exc), status=exc.status)
         else:
             response = error_envelope(request_id, exc)
-        response.headers.update(getattr(exc, "headers", {}))  # a 429's X-RateLimit-* and Retry-After
+        # a 429's X-RateLimit-* and Retry-After, a 405's Allow
+        response.headers.update(getattr(exc, "headers", {}))
         return response
     except Exception:
         log.exception("unexpected error in %s (request_id=%s)", path, request_id)

@@ -59,6 +59,8 @@ def test_add_answers_the_documented_object_with_defaults(server: RunningServer) 
         ({"limit": 100000, "dedicated_ip": True}, "dedicated_ip"),
         ({"subaccount_email": "not-an-address"}, "subaccount_email"),
         ({"sms_limit": -1}, "sms_limit"),
+        ({"sms_limit": 2**63 + 5}, "sms_limit"),  # was a 500: too large for the database's INTEGER
+        ({"sms_limit": 2**31}, "sms_limit"),  # PostgreSQL's INTEGER ends at 2**31 - 1
     ],
 )
 def test_add_validates_its_fields(server: RunningServer, fields: dict[str, Any], field: str) -> None:

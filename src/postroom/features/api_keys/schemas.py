@@ -65,7 +65,8 @@ class KeyEditRequest(KeySettings):
 
 class KeyViewRequest(Struct):
     id: str = ""
-    search: str = ""
+    # a substring of a description (at most 255 characters), so never longer than one
+    search: Annotated[str, Meta(max_length=255)] = ""
 
 
 class KeyRemoveRequest(Struct):

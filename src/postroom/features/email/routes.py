@@ -9,6 +9,7 @@ from postroom.errors import PostroomError
 from postroom.features.email.schemas import (
     BatchItemError,
     BatchRequest,
+    FastAcceptResult,
     MimeRequest,
     ScheduledItem,
     ScheduledRemoveRequest,
@@ -54,17 +55,25 @@ def register(registry: Table) -> None:
             "/email/send",
             send,
             SendRequest,
-            SendResult,
+            SendResult | FastAcceptResult,
             "Send an email (with fastaccept, data holds only email_id)",
         )
     )
-    registry.add(Endpoint("/email/mime", mime, MimeRequest, SendResult, "Send a base64-encoded MIME message"))
+    registry.add(
+        Endpoint(
+            "/email/mime",
+            mime,
+            MimeRequest,
+            SendResult | FastAcceptResult,
+            "Send a base64-encoded MIME message",
+        )
+    )
     registry.add(
         Endpoint(
             "/email/batch",
             batch,
             BatchRequest,
-            list[BatchItemError],
+            list[SendResult | BatchItemError],
             "Send up to 100 emails, each validated on its own",
         )
     )

@@ -27,6 +27,7 @@ PLAN_SIZES = (
     10_000_000,
 )
 DEDICATED_IP_MIN_PLAN = 100000  # a dedicated IP only comes with a plan above this
+MAX_INTEGER = 2**31 - 1  # the largest value of an INTEGER column on PostgreSQL (SQLite's is 2**63 - 1)
 
 Name = Annotated[str, Meta(min_length=1, max_length=255)]
 Email = Annotated[str, Meta(max_length=255)]
@@ -41,7 +42,7 @@ class SubaccountFields(Struct, kw_only=True):
     archiving: bool = False
     enforce_2fa: bool = False
     enable_sms: bool = False
-    sms_limit: Annotated[int, Meta(ge=0)] = 1000
+    sms_limit: Annotated[int, Meta(ge=0, le=MAX_INTEGER)] = 1000
     ip_pool: int | None = None
 
 
