@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from conftest import RunningServer
-from postroom.api.body import convert
 from postroom.api.examples import EXAMPLES
+from postroom.bodies import convert
 from postroom.errors import NON_VALIDATING
 
 
@@ -22,7 +22,7 @@ def spec(server: RunningServer) -> dict[str, Any]:
 
 
 def test_every_path_alias_and_method_is_an_operation(server: RunningServer, spec: dict[str, Any]) -> None:
-    registry = server.app.state.services.registry
+    registry = server.app.state.registry
     expected = {
         (path, method.lower())
         for e in registry.endpoints.values()
@@ -70,7 +70,7 @@ def test_security_schemes_name_the_header_and_bearer(spec: dict[str, Any]) -> No
 
 
 def test_examples_are_valid_requests_that_succeed(server: RunningServer) -> None:
-    registry = server.app.state.services.registry
+    registry = server.app.state.registry
     for path, body in EXAMPLES.items():
         endpoint = registry.endpoints[path]
         assert endpoint.request is not None

@@ -100,8 +100,10 @@ def fuzz_server(tmp_path: Path, nameserver: str) -> Iterator[RunningServer]:
         tmp_path / "data",
         endpoint_rate_limits=False,
         dns_nameservers=nameserver,
+        workers=False,  # no webhook dispatcher: the fuzzer's webhook URLs name hosts beyond loopback
     )
     assert running.settings.delivery_mode == "capture" and not running.settings.relay_url
+    assert not running.settings.workers
     yield running
     srv.should_exit = True
     thread.join(timeout=15)
