@@ -34,6 +34,7 @@ from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.smtp_users.service import SmtpUserService
 from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.subaccounts.service import SubaccountService
+from postroom.features.suppressions import routes as suppression_routes
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
 from postroom.settings import Settings
@@ -77,6 +78,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     subaccount_routes.register(registry)
     single_sender_routes.register(registry)
     dedicated_ip_routes.register(registry)
+    suppression_routes.register(registry)
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)

@@ -161,7 +161,7 @@ class SubmissionHandler:
             self._feedback is not None and self._feedback.is_return_path(address)
         ):
             return replies.MUST_AUTHENTICATE
-        if self._email.policy.active and not getattr(envelope, FEEDBACK_ONLY, False):
+        if not getattr(envelope, FEEDBACK_ONLY, False):
             refusal = await self._recipient_refusal(session, address)
             if refusal:
                 return replies.RECIPIENT_REFUSED.format(reason=refusal)
@@ -213,8 +213,13 @@ class SubmissionHandler:
         sender = session.auth_data  # as checked at MAIL FROM
         if not isinstance(sender, SmtpSender):
             return None
-        refused = await self._email.policy.recipient_refusals(sender.account_id, [address])
-        return refused.get(address)
+        if self._email.policy.active:
+            refused = await self._email.policy.recipient_refusals(sender.account_id, [address])
+            if address in refused:
+                return refused[address]
+        if await self._email.suppressed(sender.account_id, [address]):
+            return f"{address} is on the suppression list"
+        return None
 
     async def _receive_feedback(self, envelope: Envelope) -> str:
         assert self._feedback is not None

@@ -36,6 +36,7 @@ from postroom.features.email.schemas import (
     SendRequest,
     SendResult,
 )
+from postroom.features.suppressions import repo as suppressions
 from postroom.ids import new_email_id
 from postroom.mail.addresses import Address, AddressError, normalize_mailbox, parse_address
 from postroom.mail.compose import Composition, Part, compose, date_header, parse_mimetype
@@ -365,6 +366,11 @@ class EmailService:
 
         No send-policy check here: the SMTP door applies the policy at MAIL FROM and RCPT TO."""
         return (await self._write(message)).email_id
+
+    async def suppressed(self, account_id: str, recipients: list[str]) -> set[str]:
+        """The recipients (lower-cased) on the account's suppression list, asked by the SMTP door at
+        RCPT TO; the API path checks them in the transaction that stores the message (repo._refused)."""
+        return await self._db.read(lambda conn: suppressions.suppressed_among(conn, account_id, recipients))
 
     async def store(self, message: repo.StoredMessage) -> repo.Accepted:
         """Apply the send policy, then store; says which recipients were refused and why. The
