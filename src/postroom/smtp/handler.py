@@ -12,6 +12,9 @@ quota comes back only next month or when the master raises the plan, and a 4xx w
 queue and retry for days while the sender never hears why. The store at DATA counts the message
 against the quota under a lock (features/subaccounts/quota.py), so parallel sessions, in any number
 of processes, cannot overshoot it: the ones that find it full get the same 550 at DATA.
+
+A recipient on the sender's account's suppression list (an address, or a domain covering it) is
+refused at RCPT TO with 550 5.7.1, read from the database each time so a removal applies at once.
 """
 
 from __future__ import annotations
