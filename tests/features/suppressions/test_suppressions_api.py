@@ -250,6 +250,7 @@ def test_malformed_addresses_and_domains_are_400s_and_store_nothing(server: Runn
     long_description = {"email_address": "a@example.com", "block_description": "x" * 1001}
     invalid(server.post("suppression/add", long_description), "block_description")
     invalid(server.post("suppression/view", {"email_address": "not an address"}), "email_address")
+    invalid(server.post("suppression/view", {"recipients": ["a@example.com", "a@"]}), "recipients")
     assert _rows(server) == 0
 
 

@@ -115,17 +115,17 @@ def _like(wildcard: str) -> str:
 
 def view_filter(account_id: str, req: SuppressionViewRequest) -> repo.ViewFilter:
     """The request's criteria, checked: InvalidInput for a malformed address, type or date."""
-    named = [
-        t for t in (entry_of(req.email_address, req.email, req.domain, required=False), req.recipient) if t
-    ]
-    named += [t for t in req.recipients if t.strip()]
+    named = [("email_address", entry_of(req.email_address, req.email, req.domain, required=False))]
+    named += [("recipient", req.recipient), *(("recipients", r) for r in req.recipients)]
     exact: set[str] = set()
     contains: list[str] = []
-    for text in named:
+    for field, text in named:
+        if not text.strip():
+            continue
         if req.fuzzy:
             contains.append(text.strip().lower())
         else:
-            exact |= keys_of(normalize("email_address", text))
+            exact |= keys_of(normalize(field, text))
     type_sets = [
         set(
             check_types("suppression_type", [req.suppression_type])
