@@ -249,6 +249,11 @@ def test_malformed_addresses_and_domains_are_400s_and_store_nothing(server: Runn
     invalid(server.post("suppression/add", {"email_address": 5}), "email_address")
     long_description = {"email_address": "a@example.com", "block_description": "x" * 1001}
     invalid(server.post("suppression/add", long_description), "block_description")
+    nul = {
+        "email_address": "a@example.com",
+        "block_description": "no\x00pe",
+    }  # PostgreSQL cannot store U+0000
+    invalid(server.post("suppression/add", nul), "block_description")
     invalid(server.post("suppression/view", {"email_address": "not an address"}), "email_address")
     invalid(server.post("suppression/view", {"recipients": ["a@example.com", "a@"]}), "recipients")
     assert _rows(server) == 0
@@ -282,4 +287,6 @@ def test_bad_dates_sort_tokens_and_oversized_filters_are_400s(server: RunningSer
     invalid(server.post("suppression/view", {"wildcard": "a" * 60000}), "wildcard")
     invalid(server.post("suppression/view", {"email_address": "a" * 60000, "fuzzy": True}), "email_address")
     invalid(server.post("suppression/view", {"recipients": ["a@example.com"] * 101}), "recipients")
+    invalid(server.post("suppression/view", {"wildcard": "a\x00"}), "wildcard")
+    invalid(server.post("suppression/view", {"recipient": "a\x00", "fuzzy": True}), "recipient")
     assert _view(server, fuzzy=True, email_address="%" * 254)["total_results"] == 0  # literal, not a pattern

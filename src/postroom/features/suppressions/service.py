@@ -36,6 +36,7 @@ from postroom.features.suppressions.schemas import (
     SuppressionViewRequest,
     SuppressionViewResult,
 )
+from postroom.mail.text import describe_char, find_control
 from postroom.storage.database import Database
 
 MAX_ID = 2**63 - 1
@@ -54,6 +55,15 @@ def entry_of(email_address: str, email: str, domain: str, required: bool = True)
             "email_address", "The field 'email_address' is required: an email address or a domain"
         )
     return given.pop() if given else ""
+
+
+def plain(field: str, value: str) -> str:
+    """The text itself; InvalidInput when it holds a control character (PostgreSQL text cannot even
+    store U+0000, and none belongs in an address, a pattern or a description)."""
+    bad = find_control(value)
+    if bad is not None:
+        raise InvalidInput(field, f"The field '{field}' contains the control character {describe_char(bad)}")
+    return value
 
 
 def check_types(field: str, values: list[str]) -> list[str]:
@@ -123,7 +133,7 @@ def view_filter(account_id: str, req: SuppressionViewRequest) -> repo.ViewFilter
         if not text.strip():
             continue
         if req.fuzzy:
-            contains.append(text.strip().lower())
+            contains.append(plain(field, text).strip().lower())
         else:
             exact |= keys_of(normalize(field, text))
     type_sets = [
@@ -140,7 +150,7 @@ def view_filter(account_id: str, req: SuppressionViewRequest) -> repo.ViewFilter
         account_id=account_id,
         exact=frozenset(exact),
         contains=tuple(contains),
-        pattern=_like(req.wildcard) if req.wildcard.strip() else None,
+        pattern=_like(plain("wildcard", req.wildcard)) if req.wildcard.strip() else None,
         types=types,
         start=start,
         end=end,
@@ -166,7 +176,7 @@ class SuppressionService:
     async def add(self, account_id: str, req: SuppressionAddRequest) -> SuppressionAddResult:
         """Suppress an address or a whole domain (type `manual`); Conflict when it already is."""
         entry = normalize("email_address", entry_of(req.email_address, req.email, req.domain))
-        description = req.block_description.strip()
+        description = plain("block_description", req.block_description).strip()
         row = repo.row(account_id, entry, "manual", "", None, utcnow(), block_description=description)
         added = await self._db.write(lambda conn: repo.add_one(conn, row))
         if not added:
