@@ -4,6 +4,7 @@ filters and pages, the seed's synonyms, per-tenant lists, and bad input answered
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -290,3 +291,12 @@ def test_bad_dates_sort_tokens_and_oversized_filters_are_400s(server: RunningSer
     invalid(server.post("suppression/view", {"wildcard": "a\x00"}), "wildcard")
     invalid(server.post("suppression/view", {"recipient": "a\x00", "fuzzy": True}), "recipient")
     assert _view(server, fuzzy=True, email_address="%" * 254)["total_results"] == 0  # literal, not a pattern
+
+
+def test_concurrent_adds_of_one_entry_store_it_once(server: RunningServer) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: server.post("suppression/add", {"email_address": "race.example"}), range(8))
+        )
+    assert sorted(r.status_code for r in answers) == [200] + [402] * 7
+    assert _rows(server) == 1
