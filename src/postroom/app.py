@@ -1,4 +1,4 @@
-"""build_app(settings): wires storage, services, routes, the SMTP server and the delivery worker."""
+"""build_app(settings): wires storage, services, routes, SMTP, the delivery worker and the scheduler."""
 
 from __future__ import annotations
 
@@ -15,23 +15,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from postroom.api.capture import routes as capture_routes
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
+from postroom.api.table import build_registry
 from postroom.api.v3 import PREFIX, V3App
+from postroom.api.webhooks import routes as webhook_api_routes
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
 from postroom.features.api_keys.service import Bootstrap, bootstrap
-from postroom.features.domains.verify import DomainReverifier
-from postroom.features.messages.routes import routes as message_routes
-from postroom.features.single_senders.web import routes as single_sender_web_routes
-from postroom.features.subaccounts.web import routes as invitation_web_routes
 from postroom.ids import new_request_id
+from postroom.scheduler.tasks import build_scheduler
 from postroom.services import Services, build_services
 from postroom.settings import Settings
 from postroom.smtp.handler import SubmissionHandler
 from postroom.smtp.server import SmtpServer
 from postroom.storage.database import Database
 from postroom.storage.migrate import upgrade
+from postroom.web.invitations import routes as invitation_web_routes
 from postroom.web.routes import routes as web_routes
+from postroom.web.senders import routes as single_sender_web_routes
 
 log = logging.getLogger(__name__)
 OPENAPI_PATH = "/v3/openapi.json"
@@ -105,6 +107,7 @@ def build_smtp(services: Services) -> SmtpServer:
 def build_app(settings: Settings, db: Database, run_workers: bool | None = None) -> PostroomApp:
     """The HTTP app; its lifespan also runs the SMTP server (unless smtp_port is 0) and the workers."""
     services = build_services(settings, db)
+    registry = build_registry()
     workers = settings.workers if run_workers is None else run_workers
     smtp = build_smtp(services) if settings.smtp_port else None
 
@@ -112,8 +115,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.start()
         task = asyncio.create_task(services.worker.run()) if workers else None
-        reverifier = DomainReverifier(db, settings) if workers else None
-        reverify = asyncio.create_task(reverifier.run()) if reverifier else None
+        scheduler = build_scheduler(db, settings) if workers else None
+        periodic = asyncio.create_task(scheduler.run()) if scheduler else None
+        dispatch = asyncio.create_task(services.dispatcher.run()) if workers else None
         if smtp is not None:
             await smtp.start()
         try:
@@ -124,9 +128,12 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
                     await smtp.stop()
             finally:
                 services.worker.stop()
-                if reverifier is not None and reverify is not None:
-                    reverifier.stop()
-                    await reverify
+                services.dispatcher.stop()
+                if dispatch is not None:
+                    await dispatch
+                if scheduler is not None and periodic is not None:
+                    scheduler.stop()
+                    await periodic
                 if task is not None:
                     await task
                 await services.keys.limits.close()
@@ -135,7 +142,8 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
-        *message_routes,
+        *capture_routes,
+        *webhook_api_routes,
         *single_sender_web_routes,
         *invitation_web_routes,
         *web_routes,
@@ -147,8 +155,9 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
     )
     app.state.services = services
     app.state.smtp = smtp
-    app.state.openapi = build_openapi(services.registry)
-    return PostroomApp(app, V3App(services))
+    app.state.registry = registry
+    app.state.openapi = build_openapi(registry)
+    return PostroomApp(app, V3App(services, registry))
 
 
 __all__ = ["PostroomApp", "Services", "build_app", "prepare"]

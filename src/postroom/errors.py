@@ -1,8 +1,9 @@
-"""The exception tree of Postroom and its single mapping to API envelopes.
+"""The exception tree of Postroom and its single mapping to API envelopes (SMTP replies: smtp/errors.py).
 
 PostroomError
  ├── ConfigError          a bad setting, reported once at start
  ├── InvalidInput         a field fails validation (400 NON_VALIDATING_IN_PAYLOAD)
+ │    └── MessageTooBig   the composed message is over the size limit (SMTP: 552)
  ├── AuthError
  │    ├── MalformedKey    missing or malformed API key (401 INVALID_IN_PAYLOAD)
  │    └── InvalidKey      well-formed key that is unknown or blocked (401 API_EXCEPTION)
@@ -58,6 +59,14 @@ class InvalidInput(PostroomError):
             "error_code": self.code,
             "field_validation_errors": {"fieldname": self.field, "message": self.message},
         }
+
+
+class MessageTooBig(InvalidInput):
+    """A composed or submitted message over the size limit (`limit` bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("body", f"The message is larger than the limit of {limit} bytes")
+        self.limit = limit
 
 
 class AuthError(PostroomError):

@@ -1,42 +1,38 @@
-"""The process's services, built once from settings and shared by every door (HTTP, web, CLI)."""
+"""The process's services, built once from settings and shared by every door (HTTP, SMTP, web, CLI).
+
+The composition root below the entry rooms: it builds feature services, storage and the delivery
+worker; the /v3 route table is the API room's (api/table.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from postroom.api.registry import Registry
 from postroom.delivery.retry import RetryPolicy
 from postroom.delivery.sources import SourceAddresses
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.capture import CaptureTransport
 from postroom.delivery.worker import DeliveryWorker
-from postroom.features.activity import routes as activity_routes
+from postroom.dispatch.schedule import RetrySchedule
+from postroom.dispatch.sender import HttpxSender
+from postroom.dispatch.worker import Dispatcher
 from postroom.features.activity.service import ActivityService
-from postroom.features.allowed_lists import routes as allowed_list_routes
 from postroom.features.allowed_lists.service import AllowedListPolicy, AllowedListService
-from postroom.features.api_keys import routes as api_key_routes
 from postroom.features.api_keys.service import KeyAuthenticator
-from postroom.features.dedicated_ips import routes as dedicated_ip_routes
-from postroom.features.domains import routes as domain_routes
 from postroom.features.domains.sender_policy import VerifiedSenderPolicy
 from postroom.features.domains.service import DkimKeyring, DomainService, build_domain_service
-from postroom.features.email import routes as email_routes
 from postroom.features.email.policy import Policies
 from postroom.features.email.service import EmailService
 from postroom.features.feedback.service import FeedbackService
-from postroom.features.ip_access import routes as ip_access_routes
 from postroom.features.ip_access.service import IpAccessService
 from postroom.features.messages.service import MessageService
-from postroom.features.single_senders import routes as single_sender_routes
 from postroom.features.single_senders.service import SingleSenderService
-from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.smtp_users.service import SmtpUserService
-from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.subaccounts.service import SubaccountService
-from postroom.features.suppressions import routes as suppression_routes
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
+from postroom.features.webhooks.service import WebhookService
 from postroom.settings import Settings
 from postroom.storage.database import Database
 from postroom.storage.shared_windows import RedisWindows
@@ -49,7 +45,6 @@ INSTALLATION_STATE = "installation_id"  # names this installation's keys in shar
 class Services:
     settings: Settings
     db: Database
-    registry: Registry
     keys: KeyAuthenticator
     email: EmailService
     activity: ActivityService
@@ -64,21 +59,11 @@ class Services:
     system_mail: SystemMailer
     single_senders: SingleSenderService
     worker: DeliveryWorker
+    webhooks: WebhookService
+    dispatcher: Dispatcher
 
 
 def build_services(settings: Settings, db: Database) -> Services:
-    registry = Registry()
-    email_routes.register(registry)
-    api_key_routes.register(registry)
-    domain_routes.register(registry)
-    allowed_list_routes.register(registry)
-    activity_routes.register(registry)
-    smtp_user_routes.register(registry)
-    ip_access_routes.register(registry)
-    subaccount_routes.register(registry)
-    single_sender_routes.register(registry)
-    dedicated_ip_routes.register(registry)
-    suppression_routes.register(registry)
     keyring = DkimKeyring(db)  # shared: a domain added through the API signs at once
     worker = build_worker(settings, db, keyring)
     lists = AllowedListService(db)
@@ -92,7 +77,6 @@ def build_services(settings: Settings, db: Database) -> Services:
     return Services(
         settings=settings,
         db=db,
-        registry=registry,
         keys=keys,
         email=email,
         activity=ActivityService(db),
@@ -109,7 +93,21 @@ def build_services(settings: Settings, db: Database) -> Services:
         system_mail=system_mail,
         single_senders=SingleSenderService(db, system_mail, links),
         worker=worker,
+        webhooks=WebhookService(
+            db,
+            settings.webhook_private_allowed,
+            settings.max_webhooks,
+            sender=HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout)),
+        ),
+        dispatcher=build_dispatcher(settings, db),
     )
+
+
+def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:
+    """The webhook dispatcher: posts the outbox with the SSRF policy of the settings."""
+    sender = HttpxSender(settings.webhook_private_allowed, timeout=float(settings.webhook_timeout))
+    schedule = RetrySchedule.parse(settings.webhook_retry_schedule)
+    return Dispatcher(db, sender, schedule, lease=timedelta(seconds=settings.lease_seconds))
 
 
 def shared_windows(url: str, db: Database) -> RedisWindows:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from postroom.dispatch.schedule import RetrySchedule
+from postroom.durations import parse_duration as parse_duration
 from postroom.errors import ConfigError
 
 DELIVERY_MODES = ("capture", "relay", "mx")
 TLS_POLICIES = ("none", "may", "encrypt", "verify")
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 API_KEY_PATTERN = re.compile(r"^api-[0-9A-Fa-f]{32}$")
@@ -130,7 +130,33 @@ class Settings:
             "description": "per-key request limits of /activity/search, /api_keys/add, … (off for local use)"
         },
     )
-    workers: bool = field(default=True, metadata={"description": "run delivery workers inside serve"})
+    workers: bool = field(
+        default=True, metadata={"description": "run delivery workers and the scheduler inside serve"}
+    )
+    retention: str = field(
+        default="30d",
+        metadata={
+            "description": "events, captured mail and feedback reports older than this are deleted (0: keep)"
+        },
+    )
+    max_webhooks: int = field(default=10, metadata={"description": "webhooks an account may have"})
+    webhook_allow_private: str = field(
+        default="auto",
+        metadata={
+            "description": "webhooks may post to private, loopback, link-local hosts (auto: capture mode)"
+        },
+    )
+    webhook_retry_schedule: str = field(
+        default="1m,2m,5m,10m,12m,1h..24h,6h..48h",
+        metadata={"description": "waits between webhook attempts; `1h..24h`: every hour until 24 h after"},
+    )
+    webhook_timeout: int = field(
+        default=10, metadata={"description": "seconds a webhook receiver has to answer"}
+    )
+    scheduler_lease: str = field(
+        default="30s",
+        metadata={"description": "how long the scheduler's leader holds its lease; another takes over after"},
+    )
     sqlite_synchronous: str = field(
         default="FULL", metadata={"description": "SQLite synchronous pragma (FULL survives power loss)"}
     )
@@ -187,6 +213,20 @@ class Settings:
     @property
     def lease_seconds(self) -> int:
         return parse_duration(self.delivery_lease)
+
+    @property
+    def webhook_private_allowed(self) -> bool:
+        value = self.webhook_allow_private.lower()
+        return self.delivery_mode == "capture" if value == "auto" else value in _TRUE
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long history is kept; 0: forever."""
+        return parse_duration(self.retention)
+
+    @property
+    def scheduler_lease_seconds(self) -> int:
+        return max(1, parse_duration(self.scheduler_lease))
 
     @property
     def queue_lifetime_seconds(self) -> int:
@@ -283,17 +323,6 @@ def parse_ip_pools(text: str) -> list[IpPool]:
     return pools
 
 
-def parse_duration(text: str) -> int:
-    """'90s', '5m', '2h', '5d' (or bare seconds) → seconds; ValueError on anything else."""
-    text = text.strip().lower()
-    if text.isdigit():
-        return int(text)
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 2h or 5d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     """Convert a raw value from toml, env or flags to the setting's type, or raise ConfigError."""
     try:
@@ -355,7 +384,7 @@ def _validate_delivery(s: Settings) -> None:
             parse_relay_url(s.relay_url)
         except ValueError as exc:
             raise ConfigError(f"setting 'relay_url': {exc}") from None
-    for name in ("retry_schedule", "max_queue_lifetime", "delivery_lease"):
+    for name in ("retry_schedule", "max_queue_lifetime", "delivery_lease", "retention", "scheduler_lease"):
         try:
             delays = [parse_duration(p) for p in getattr(s, name).split(",")]
         except ValueError as exc:
@@ -389,6 +418,14 @@ def _validate_delivery(s: Settings) -> None:
         raise ConfigError("setting 'system_from': expected an email address")
     if s.redis_url and not re.match(r"^(redis|rediss|unix)://", s.redis_url):
         raise ConfigError("setting 'redis_url': expected redis://host:port/db, rediss://… or unix://…")
+    if s.webhook_allow_private.lower() not in {"auto", *_TRUE, *_FALSE}:
+        raise ConfigError("setting 'webhook_allow_private': expected auto, true or false")
+    try:
+        RetrySchedule.parse(s.webhook_retry_schedule)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'webhook_retry_schedule': {exc}") from None
+    if s.webhook_timeout < 1 or s.max_webhooks < 0:
+        raise ConfigError("settings 'webhook_timeout' (≥ 1) and 'max_webhooks' (≥ 0) are out of range")
     if s.mx_rate < 0:
         raise ConfigError("setting 'mx_rate': must be 0 (unlimited) or more")
 

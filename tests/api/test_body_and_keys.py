@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RunningServer
-from postroom.api.body import MAX_DEPTH, drop_absent
+from postroom.bodies import MAX_DEPTH, drop_absent
 from postroom.errors import ConfigError, InvalidInput
 from postroom.settings import load_settings
 

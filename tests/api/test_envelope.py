@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from conftest import RunningServer
-from postroom.api.registry import Endpoint
 from postroom.features.api_keys.service import create_key, ensure_master_account
+from postroom.features.endpoints import Endpoint
 
 SEND = {"sender": "a@example.com", "to": ["b@example.com"], "subject": "s", "text_body": "t"}
 
@@ -75,7 +75,7 @@ def test_unexpected_exception_is_500_envelope(server: RunningServer) -> None:
     async def explode(call: object) -> None:
         raise RuntimeError("boom")
 
-    server.app.state.services.registry.add(Endpoint("/test/explode", explode, None, None, "test only"))
+    server.app.state.registry.add(Endpoint("/test/explode", explode, None, None, "test only"))
     _assert_error(server.post("test/explode", {}), 500, "E_ApiResponseCodes.API_EXCEPTION")
 
 

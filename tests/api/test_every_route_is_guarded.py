@@ -10,7 +10,7 @@ from postroom.api.access import ALWAYS_ALLOWED
 
 def _routes(server: Any) -> list[tuple[str, str, str]]:
     """(method, path, canonical) for every served /v3 path and alias."""
-    registry = server.app.state.services.registry
+    registry = server.app.state.registry
     return [
         (method, path, endpoint.path)
         for endpoint in registry.endpoints.values()

@@ -9,11 +9,8 @@ builds the message with the library's own API (`api.mail()`, `to/cc/bcc`, `MailA
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
-import uuid
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -33,70 +30,18 @@ from capture_api import (
 )
 
 from conftest import RunningServer
+from npm_packages import npm_package
 
 PACKAGE = "smtp2go-nodejs"
 VERSION = "0.3.6"
-REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".cache" / "npm-clients"
 SCRIPT = Path(__file__).with_name("send_with_node.js")
 NODE_TIMEOUT = 60
-
-
-def _installed_version(prefix: Path) -> str | None:
-    manifest = prefix / "node_modules" / PACKAGE / "package.json"
-    try:
-        version = json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return str(version)
 
 
 @pytest.fixture(scope="session")
 def node_package() -> Path:
     """The folder whose node_modules holds smtp2go-nodejs 0.3.6, installed with npm when missing."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        message = f"{' and '.join(missing)} not found on PATH"
-        if os.environ.get("POSTROOM_REQUIRE_ALL_TESTS") == "1":
-            pytest.fail(f"POSTROOM_REQUIRE_ALL_TESTS=1 but {message}")
-        pytest.skip(message)
-    if _installed_version(CACHE) == VERSION:
-        return CACHE
-    # Install into a private staging folder, then move it into place, so that an interrupted or
-    # concurrent install never leaves a half-filled cache behind.
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    staging = CACHE.parent / f"npm-clients.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        done = subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-save",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(staging),
-                f"{PACKAGE}@{VERSION}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if done.returncode != 0 or _installed_version(staging) != VERSION:
-            pytest.fail(
-                f"npm install {PACKAGE}@{VERSION} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-            )
-        if CACHE.exists():  # an older version, or a broken install
-            shutil.rmtree(CACHE)
-        try:
-            staging.rename(CACHE)
-        except OSError:
-            if _installed_version(CACHE) != VERSION:  # not another session winning the race
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return CACHE
+    return npm_package(PACKAGE, VERSION, "npm-clients")
 
 
 def run_node(package: Path, base_url: str, key: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """The one place a caller's access is decided, for every HTTP door: who the key is, permission, the IP
 allow list, then the request and sending limits (decisions.md; reference §2.6).
 
+`admit` is the guard of the key-authenticated doors (/v3 and the capture API under /api/v1);
+`permit` is its permission step, which the dashboard applies to a signed-in session's key.
+
 Limits are counted in this process, or in Redis for all processes (features.api_keys.limits), and
 answer 429 REQ_LIMIT_EXCEEDED with `X-RateLimit-*` and `Retry-After`:
 - failed key checks per client IP: after AUTH_FAILURES in AUTH_WINDOW seconds a further failure is a
@@ -34,6 +37,7 @@ ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
 }
 SENT_PATHS = {"/email/send", "/email/mime", "/email/batch"}
 ALWAYS_ALLOWED = {PERMISSIONS_PATH}  # any valid key may ask what it may call
+DENIED = "You do not have permission to access this API endpoint"
 AUTH_FAILURES = 50
 AUTH_WINDOW = 60.0
 
@@ -51,13 +55,27 @@ async def authenticate(services: Services, headers: Headers, body: dict[str, Any
         raise
 
 
+async def admit(
+    services: Services, headers: Headers, body: dict[str, Any], path: str, ip: str
+) -> tuple[Principal, dict[str, str]]:
+    """Authenticate the request's key and authorize it for `path`: the principal and the
+    `X-RateLimit-*` headers of a limited call. Raises AuthError, Forbidden or LimitExceeded."""
+    principal = await authenticate(services, headers, body, ip)
+    return principal, await authorize(services, principal, path, ip, body)
+
+
+def permit(principal: Principal, path: str, refusal: str = DENIED) -> None:
+    """Raise Forbidden (with `refusal`) unless the key may call `path` (canonical)."""
+    if path not in ALWAYS_ALLOWED and not principal.may_call(path):
+        raise Forbidden(refusal)
+
+
 async def authorize(
     services: Services, principal: Principal, path: str, ip: str, body: dict[str, Any] | None = None
 ) -> dict[str, str]:
     """Raise Forbidden unless the key may call `path` (canonical) and `ip` passes the API allow list,
     LimitExceeded when a limit is reached; returns the `X-RateLimit-*` headers of a limited call."""
-    if path not in ALWAYS_ALLOWED and not principal.may_call(path):
-        raise Forbidden("You do not have permission to access this API endpoint")
+    permit(principal, path)
     if not await services.ip_access.api_allowed(principal.account_id, ip):
         raise Forbidden(f"The IP address {ip} is not on this account's API allow list")
     quota = await _take(services, principal, path, body or {})

@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from postroom.api.access import act, authenticate, authorize, check_quota
-from postroom.api.body import decode_json_object
-from postroom.api.call import Call
+from postroom.api.access import act, admit, check_quota
 from postroom.api.envelope import envelope, error_envelope
+from postroom.api.registry import Registry
+from postroom.bodies import decode_json_object
 from postroom.errors import InvalidInput, MethodNotAllowed, NotFound, PostroomError
+from postroom.features.endpoints import Call
 from postroom.ids import new_request_id
 
 if TYPE_CHECKING:
@@ -55,23 +56,24 @@ class V3App:
     """The /v3 door as a plain ASGI app: every error is already an envelope here, so it needs none
     of the generic middleware the rest of the site runs through."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, registry: Registry) -> None:
         self.services = services
+        self.registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         path = scope["path"][len(PREFIX) - 1 :]
-        response = await dispatch(self.services, request, path)
+        response = await dispatch(self.services, self.registry, request, path)
         await response(scope, receive, send)
 
 
-async def dispatch(services: Services, request: Request, path: str) -> Response:
+async def dispatch(services: Services, registry: Registry, request: Request, path: str) -> Response:
     """Resolve, read, authenticate, authorise and call; always answers with the envelope."""
     request_id = new_request_id()
     try:
-        endpoint = services.registry.resolve(path)
+        endpoint = registry.resolve(path)
         if endpoint is None:
-            if services.registry.planned(path):
+            if registry.planned(path):
                 raise NotFound(f"The endpoint {path} is not available in this Postroom version yet")
             raise NotFound(f"Unknown endpoint {path}")
         if request.method not in endpoint.methods:
@@ -82,11 +84,12 @@ async def dispatch(services: Services, request: Request, path: str) -> Response:
             else services.settings.max_api_body
         )
         body = decode_json_object(await read_body(request, limit))
-        principal = await authenticate(services, request.headers, body, client_ip(request))
-        limits = await authorize(services, principal, endpoint.path, client_ip(request), body)
+        principal, limits = await admit(services, request.headers, body, endpoint.path, client_ip(request))
         principal = await act(services, principal, body)
         await check_quota(services, principal, endpoint.path, body)
-        call = Call(services, principal, body, request_id, client_ip(request), request.method)
+        call = Call(
+            services, principal, body, request_id, client_ip(request), registry.catalog(), request.method
+        )
         return envelope(request_id, await endpoint.handler(call), headers=limits)
     except PostroomError as exc:
         if path.rstrip("/") in SEND_PATHS:

@@ -20,10 +20,10 @@ def feedback() -> None:
 @database_options
 def feedback_list(limit: int, **flags: Any) -> None:
     """The newest reports: when, kind, the address it came to, the delivery matched, what it said."""
-    from postroom.features.feedback import repo
+    from postroom.features.feedback import service
 
     db = open_database(flags)
-    for row in db.read_sync(lambda c: repo.recent(c, limit)):
+    for row in db.read_sync(lambda c: service.recent(c, limit)):
         delivery = row["delivery_id"] if row["delivery_id"] is not None else "-"
         when = f"{row['received_at']:%Y-%m-%d %H:%M:%S}"
         click.echo(f"{row['id']}\t{when}\t{row['kind']}\t{delivery}\t{row['summary']}")
@@ -34,10 +34,10 @@ def feedback_list(limit: int, **flags: Any) -> None:
 @database_options
 def feedback_show(feedback_id: int, **flags: Any) -> None:
     """The report exactly as it arrived (raw bytes to standard output)."""
-    from postroom.features.feedback import repo
+    from postroom.features.feedback import service
 
     db = open_database(flags)
-    raw = db.read_sync(lambda c: repo.raw(c, feedback_id))
+    raw = db.read_sync(lambda c: service.raw_report(c, feedback_id))
     if raw is None:
         raise click.ClickException(f"no feedback report {feedback_id}")
     sys.stdout.buffer.write(raw)

@@ -1,4 +1,4 @@
-"""The `postroom` command: serve, smtp, worker, migrate, keys, domains, settings."""
+"""The `postroom` command: serve, smtp, worker, migrate, keys, domains, webhooks, settings."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import click
 
 from postroom.cli.domains import domains
 from postroom.cli.feedback import feedback
+from postroom.cli.webhooks import webhooks
 from postroom.errors import ConfigError
 from postroom.settings import Settings, load_settings
 
@@ -149,13 +150,13 @@ def smtp(**flags: Any) -> None:
 @_delivery_options
 @click.option("--hostname", help="POSTROOM_HOSTNAME: the EHLO name of outgoing connections")
 def worker(**flags: Any) -> None:
-    """Run only delivery workers (any number of processes and hosts on PostgreSQL)."""
+    """Run only delivery workers and the scheduler (any number of processes and hosts on PostgreSQL)."""
     import asyncio
     import signal
 
     from postroom.app import prepare
-    from postroom.features.domains.verify import DomainReverifier
-    from postroom.services import build_worker
+    from postroom.scheduler.tasks import build_scheduler
+    from postroom.services import build_dispatcher, build_worker
 
     settings = _settings(**flags)
     _setup_logging(settings.log_level)
@@ -164,21 +165,25 @@ def worker(**flags: Any) -> None:
     async def run() -> None:
         db.start()
         delivery = build_worker(settings, db)
-        reverifier = DomainReverifier(db, settings)  # sender domains not yet verified, every 7 minutes
+        scheduler = build_scheduler(db, settings)  # periodic tasks, run by one process at a time
+        dispatcher = build_dispatcher(settings, db)  # webhook notifications
         task = asyncio.create_task(delivery.run())
-        reverify = asyncio.create_task(reverifier.run())
+        periodic = asyncio.create_task(scheduler.run())
+        dispatch = asyncio.create_task(dispatcher.run())
         click.echo(f"Postroom worker {delivery.worker_id} is delivering ({settings.delivery_mode} mode)")
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
 
         def stop() -> None:  # one handler per signal: a second add_signal_handler would replace it
             delivery.stop()
-            reverifier.stop()
+            scheduler.stop()
+            dispatcher.stop()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         await task
-        await reverify
+        await periodic
+        await dispatch
         db.close()
 
     asyncio.run(run())
@@ -209,15 +214,15 @@ def keys() -> None:
 @click.option("--description", default="", help="what the key is for")
 def keys_create(permissions: tuple[str, ...], description: str, **flags: Any) -> None:
     """Create an API key on the master account and print it (shown once)."""
+    from postroom.api.table import build_registry
     from postroom.app import prepare
     from postroom.features.api_keys import service
     from postroom.features.api_keys.permissions import grant_problem
-    from postroom.services import build_services
 
     settings = _settings(**flags)
     db, _ = prepare(settings)
     grants = [g for p in permissions for g in p.replace(",", " ").split()] or ["*"]
-    catalog = build_services(settings, db).registry.catalog()
+    catalog = build_registry().catalog()
     problems = [problem for g in grants if (problem := grant_problem(g, catalog))]
     if problems:
         raise click.ClickException("; ".join(problems))
@@ -238,4 +243,5 @@ def settings_command() -> None:
 
 
 main.add_command(domains)
+main.add_command(webhooks)
 main.add_command(feedback)

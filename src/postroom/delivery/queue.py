@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from postroom.delivery.retry import DEFAULT_POLICY, RetryPolicy
 from postroom.delivery.simulator import SIMULATOR_DOMAIN
 from postroom.delivery.transports.base import Job, Outcome
-from postroom.features.suppressions import repo as suppressions
-from postroom.storage.tables import deliveries, events, messages
+from postroom.events import repo as event_log
+from postroom.features.suppressions import service as suppressions
+from postroom.features.suppressions.service import Suppression
+from postroom.storage.tables import deliveries, messages
 
 EVENT_OF_OUTCOME = {"delivered": "delivered", "deferred": "soft-bounced", "bounced": "hard-bounced"}
 # A follow-up an outcome announces (a simulated complaint, open or click) → the event it appends.
@@ -122,8 +124,8 @@ def _refuse(conn: Connection, rows: list[Any], now: datetime) -> None:
             updated_at=now,
         )
     )
-    conn.execute(
-        insert(events),
+    event_log.append(
+        conn,
         [
             {
                 "account_id": r.account_id,
@@ -173,7 +175,7 @@ def record(
     queued_at = _held(conn, worker_id, [job.delivery_id for job, _ in results])
     changes: dict[tuple[str, datetime | None, str], list[int]] = {}
     event_rows: list[dict[str, Any]] = []
-    suppress: list[dict[str, Any]] = []
+    suppress: list[Suppression] = []
     for job, outcome in results:
         if job.delivery_id not in queued_at:
             continue
@@ -184,12 +186,10 @@ def record(
         simulated = job.domain == SIMULATOR_DOMAIN
         if kind == "bounced" and not simulated:
             suppress.append(
-                suppressions.row(job.account_id, job.recipient, "bounce", outcome.response, job.email_id, now)
+                Suppression(job.account_id, job.recipient, "bounce", outcome.response, job.email_id)
             )
         if "spam" in outcome.followups and not simulated:
-            suppress.append(
-                suppressions.row(job.account_id, job.recipient, "spam", "complaint", job.email_id, now)
-            )
+            suppress.append(Suppression(job.account_id, job.recipient, "spam", "complaint", job.email_id))
     for (kind, retry_at, response), ids in changes.items():
         conn.execute(
             update(deliveries)
@@ -203,9 +203,8 @@ def record(
                 **({"next_attempt_at": retry_at} if retry_at else {}),
             )
         )
-    if event_rows:
-        conn.execute(insert(events), event_rows)
-    suppressions.add_many(conn, suppress)
+    event_log.append(conn, event_rows)
+    suppressions.record(conn, suppress, now)
     return sum(len(ids) for ids in changes.values())
 
 

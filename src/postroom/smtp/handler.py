@@ -30,14 +30,15 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
-from postroom.errors import InvalidInput, StorageUnavailable
-from postroom.features.email.service import EmailService, SmtpSubmission
+from postroom.errors import PostroomError
+from postroom.features.email.service import EmailService
+from postroom.features.email.submission import SmtpSubmission
 from postroom.features.feedback.service import FeedbackService
 from postroom.features.smtp_users.service import SmtpSender
-from postroom.features.subaccounts.quota import QuotaExceeded
 from postroom.ratelimit import MemoryWindows, WindowCounter, Windows
 from postroom.settings import Settings
 from postroom.smtp import replies
+from postroom.smtp.errors import reply_for
 
 log = logging.getLogger(__name__)
 AUTH_WINDOW = 600.0  # seconds over which failed AUTH attempts of one IP are counted
@@ -199,17 +200,9 @@ class SubmissionHandler:
             audit_email=sender.audit_email,
         )
         try:
-            message = self._email.prepare_smtp(submission)
-        except InvalidInput as exc:
-            if "larger than the limit" in exc.message:
-                return replies.TOO_BIG.format(limit=self._settings.smtp_max_size)
-            return replies.BAD_MESSAGE.format(reason=exc.message)
-        try:
-            email_id = await self._email.accept(message)
-        except StorageUnavailable:
-            return replies.STORAGE_UNAVAILABLE
-        except QuotaExceeded as exc:  # the quota filled up since MAIL FROM
-            return replies.SENDER_REFUSED.format(reason=exc.reason)
+            email_id = await self._email.accept(self._email.prepare_smtp(submission))
+        except PostroomError as exc:
+            return reply_for(exc, self._settings.smtp_max_size)
         return replies.ACCEPTED.format(email_id=email_id)
 
     async def _recipient_refusal(self, session: Session, address: str) -> str | None:
@@ -228,8 +221,8 @@ class SubmissionHandler:
         assert self._feedback is not None
         try:
             received = await self._feedback.receive(list(envelope.rcpt_tos), envelope.original_content or b"")
-        except StorageUnavailable:
-            return replies.STORAGE_UNAVAILABLE
+        except PostroomError as exc:
+            return reply_for(exc, self._settings.smtp_max_size)
         return replies.FEEDBACK_ACCEPTED.format(feedback_id=received.feedback_id)
 
     async def handle_exception(self, error: Exception) -> str:

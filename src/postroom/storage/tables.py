@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -96,6 +97,7 @@ messages = Table(
     # what was accepted but is worth knowing ("the sender is not a verified sender domain …"); null: none
     Column("warnings", JSON, nullable=True),
     Index("ix_messages_account_created", "account_id", "created_at"),
+    Index("ix_messages_created", "created_at"),  # retention
     Index("ux_messages_schedule_id", "schedule_id", unique=True),
 )
 
@@ -132,6 +134,7 @@ events = Table(
     Column("host", String(255), nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
     Index("ix_events_account_created", "account_id", "created_at"),
+    Index("ix_events_created", "created_at"),  # retention
     Index("ix_events_email", "email_id"),
 )
 
@@ -235,6 +238,7 @@ feedback_messages = Table(
     Column("delivery_id", BigId, nullable=True),  # the delivery it was matched to, if any
     Column("summary", Text, nullable=False, default=""),  # what was understood, or why not
     Column("raw", LargeBinary, nullable=False),
+    Index("ix_feedback_messages_received", "received_at"),  # retention
 )
 
 allowed_list_entries = Table(
@@ -270,4 +274,89 @@ single_senders = Table(
     Column("created_at", DateTime, nullable=False),
     Column("verified_at", DateTime, nullable=True),
     UniqueConstraint("account_id", "email_address", name="uq_single_senders_address"),
+)
+
+# Leases that elect one process among all sharing the database (the scheduler's leader): a row per
+# lease, taken when free or expired, renewed by its holder.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False, default=""),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+# The last run of each periodic task, whichever process ran it.
+scheduler_runs = Table(
+    "scheduler_runs",
+    metadata,
+    Column("task", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("duration_seconds", Float, nullable=True),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("runs", Integer, nullable=False, default=0),
+)
+
+# Webhooks (/webhook/*): where an account's events are posted.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # webhook event names
+    Column("sms_events", JSON, nullable=False),
+    Column("headers", JSON, nullable=False),  # message headers copied into payloads
+    Column("usernames", JSON, nullable=False),  # sender identities; empty: all
+    Column("output_format", String(8), nullable=False),  # form, json
+    Column("auth_header_type", String(8), nullable=False, default=""),  # bearer, basic, ""
+    Column("auth_header_value", Text, nullable=False, default=""),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("secret", String(64), nullable=False),  # signs X-Postroom-Signature
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_webhooks_account", "account_id"),
+)
+
+# The webhook outbox: one row per notification (an event, or for `processed` a message, for one
+# webhook), written in the transaction that writes the event; claimed with leases like deliveries.
+webhook_notifications = Table(
+    "webhook_notifications",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),  # order of notifications
+    Column("id", String(32), nullable=False, unique=True),  # the payload's `id`, the same on every retry
+    Column("webhook_id", BigInteger, nullable=False),
+    Column("account_id", String(32), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("email_id", String(32), nullable=False),
+    Column("recipient", String(998), nullable=False),  # "" for `processed` (the whole message)
+    Column("event", String(32), nullable=False),  # webhook event name
+    Column("state", String(16), nullable=False),  # pending, delivered, failed, cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_webhook_notifications_due", "state", "next_attempt_at"),
+    Index("ix_webhook_notifications_lane", "webhook_id", "email_id", "state"),
+)
+
+# Every attempt to post a notification: what the receiver answered, or why there was no answer.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("notification_seq", BigInteger, nullable=False),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_start", Text, nullable=False, default=""),  # the first 1 KB of the answer
+    Column("error", Text, nullable=False, default=""),
+    Index("ix_webhook_attempts_notification", "notification_seq"),
 )

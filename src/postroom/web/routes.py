@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from postroom.api.access import permit
 from postroom.errors import AuthError, Forbidden, InvalidInput, PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages.schemas import ListQuery, MessageDetail
@@ -83,8 +84,7 @@ def _signed_in(inner: Handler, api_path: str = "") -> Callable[[Request], Awaita
             return _to_sign_in(request)
         try:
             needed = api_path or _api_path(request)
-            if not session.principal.may_call(needed):
-                raise Forbidden(f"This API key may not call {needed}, which this page needs")
+            permit(session.principal, needed, f"This API key may not call {needed}, which this page needs")
             return await inner(request, services, session)
         except PostroomError as exc:
             return error_page(exc.message, exc.status, session.csrf)

@@ -12,10 +12,10 @@ from postroom.clock import utcnow
 from postroom.errors import InvalidInput
 from postroom.features.allowed_lists import repo
 from postroom.features.allowed_lists import service as service_module
-from postroom.features.allowed_lists.cache import SnapshotCache
 from postroom.features.allowed_lists.service import AllowedListPolicy, AllowedListService
 from postroom.features.api_keys import repo as keys_repo
 from postroom.ids import new_account_id
+from postroom.testing import FakeClock
 
 
 class CountingDb:
@@ -124,69 +124,13 @@ async def test_concurrent_first_sends_share_one_read(db: Any) -> None:
 
 
 async def test_a_change_by_another_process_is_seen_within_the_cache_time(db: Any) -> None:
-    clock = [1000.0]
+    clock = FakeClock()
     counting = CountingDb(db)
-    lists, account = AllowedListService(counting, clock=lambda: clock[0]), _master(db)  # type: ignore[arg-type]
+    lists, account = AllowedListService(counting, clock=clock), _master(db)  # type: ignore[arg-type]
     assert (await lists.snapshot(account)).sender_refusal("a@example.com") is None
     db.write_sync(lambda conn: repo.set_mode(conn, account, "sender", "whitelist", utcnow()))  # elsewhere
-    clock[0] += service_module.CACHE_SECONDS - 0.1
+    clock.advance(service_module.CACHE_SECONDS - 0.1)
     assert (await lists.snapshot(account)).sender_refusal("a@example.com") is None  # still the old one
-    clock[0] += 0.2
+    clock.advance(0.2)
     assert (await lists.snapshot(account)).sender_refusal("a@example.com")  # no stale answer served
     assert counting.reads == 2
-
-
-async def test_the_cache_is_single_flight_and_a_cancelled_caller_does_not_cancel_the_load() -> None:
-    started, release, loads = asyncio.Event(), asyncio.Event(), []
-
-    async def load(key: str) -> str:
-        loads.append(key)
-        started.set()
-        await release.wait()
-        return key.upper()
-
-    cache: SnapshotCache[str] = SnapshotCache(60.0, load)
-    first = asyncio.create_task(cache.get("a"))
-    second = asyncio.create_task(cache.get("a"))
-    await started.wait()
-    first.cancel()
-    release.set()
-    assert await second == "A" and first.cancelled()
-    assert await cache.get("a") == "A" and loads == ["a"]
-
-
-async def test_a_load_running_when_the_key_is_forgotten_is_not_kept() -> None:
-    started, release, value = asyncio.Event(), asyncio.Event(), ["old"]
-
-    async def load(key: str) -> str:
-        current = value[0]
-        if current == "old":
-            started.set()
-            await release.wait()
-        return current
-
-    cache: SnapshotCache[str] = SnapshotCache(60.0, load)
-    first = asyncio.create_task(cache.get("k"))
-    await started.wait()
-    value[0] = "new"
-    cache.forget("k")  # a change committed while the old value was being read
-    second = asyncio.create_task(cache.get("k"))  # does not join the old load
-    release.set()
-    assert (await first, await second) == ("old", "new")
-    assert await cache.get("k") == "new"
-
-
-async def test_a_failed_load_is_raised_to_every_waiter_and_not_kept() -> None:
-    calls = []
-
-    async def load(key: str) -> str:
-        calls.append(key)
-        await asyncio.sleep(0)
-        if len(calls) == 1:
-            raise RuntimeError("database down")
-        return "ok"
-
-    cache: SnapshotCache[str] = SnapshotCache(60.0, load)
-    results = await asyncio.gather(cache.get("k"), cache.get("k"), return_exceptions=True)
-    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
-    assert await cache.get("k") == "ok" and len(calls) == 2

@@ -317,7 +317,7 @@ def test_permissions_is_open_to_every_key(server: RunningServer) -> None:
         p.startswith(("/email/", "/api_keys/permissions")) for p in listed
     )
     everything = ok(server.post("api_keys/permissions", {}))
-    served = server.app.state.services.registry.catalog().served
+    served = server.app.state.registry.catalog().served
     assert everything == sorted(served) and "/api_keys/add" in everything
     assert "/api_keys/patch" not in everything and "/smtp/add" not in everything
     with server.client() as c:  # WP Mail SMTP's preflight: `{}` with the key in a header

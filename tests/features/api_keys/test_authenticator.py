@@ -13,6 +13,7 @@ from postroom.errors import InvalidKey, MalformedKey
 from postroom.features.api_keys import service
 from postroom.features.api_keys.service import KeyAuthenticator
 from postroom.storage.tables import api_keys
+from postroom.testing import FakeClock
 
 
 class CountingDb:
@@ -38,15 +39,14 @@ def test_concurrent_misses_share_one_read(db: Any) -> None:
     assert {p.key_id for p in principals} == {TEST_KEY[:16]} and counting.reads == 1
 
 
-def test_stale_answer_is_served_while_refreshing_then_blocked_key_is_refused(
-    db: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service, "CACHE_SECONDS", 0.0)
-    auth = KeyAuthenticator(db)
+def test_stale_answer_is_served_while_refreshing_then_blocked_key_is_refused(db: Any) -> None:
+    clock = FakeClock()
+    auth = KeyAuthenticator(db, clock=clock)
 
     async def go() -> None:
         await auth.authenticate(TEST_KEY)
         db.write_sync(lambda c: c.execute(update(api_keys).values(status="blocked")))
+        clock.advance(service.CACHE_SECONDS)
         assert (await auth.authenticate(TEST_KEY)).key_id == TEST_KEY[:16]  # stale, refresh started
         for _ in range(100):
             await asyncio.sleep(0.01)
@@ -69,16 +69,17 @@ def test_malformed_and_unknown(db: Any) -> None:
         asyncio.run(auth.authenticate("api-" + "E" * 32))
 
 
-def test_a_stale_answer_is_not_served_past_its_grace(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stale_answer_is_not_served_past_its_grace(db: Any) -> None:
     """Another process's change (here: straight to the database) applies within CACHE + STALE seconds."""
-    monkeypatch.setattr(service, "CACHE_SECONDS", 0.0)
-    monkeypatch.setattr(service, "STALE_SECONDS", 0.05)
-    auth = KeyAuthenticator(db)
+    clock = FakeClock()
+    auth = KeyAuthenticator(db, clock=clock)
 
     async def go() -> None:
         await auth.authenticate(TEST_KEY)
         db.write_sync(lambda c: c.execute(update(api_keys).values(status="blocked")))
-        await asyncio.sleep(0.1)
+        clock.advance(service.CACHE_SECONDS - 0.1)
+        assert (await auth.authenticate(TEST_KEY)).key_id == TEST_KEY[:16]  # still fresh
+        clock.advance(service.STALE_SECONDS + 0.2)
         with pytest.raises(InvalidKey):
             await auth.authenticate(TEST_KEY)  # the very next call: no stale answer, no refresh race
 

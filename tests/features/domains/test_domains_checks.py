@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from postroom.clock import utcnow
 from postroom.delivery.dns import DnsError
 from postroom.errors import InvalidInput
 from postroom.features.api_keys import repo as keys_repo
@@ -20,8 +21,11 @@ from postroom.features.domains import verify
 from postroom.features.domains.names import normalize_subdomain, split_domain
 from postroom.features.domains.records import Check, Targets
 from postroom.features.domains.service import DomainRecord, NewDomain, insert_domain, new_domain
+from postroom.scheduler import domain_reverify
+from postroom.scheduler.runner import Scheduler
 from postroom.settings import Settings
 from postroom.storage.tables import sender_domains
+from postroom.testing import FakeClock
 
 TARGETS = Targets("bounces.postroom.test", "mail.postroom.test")
 
@@ -146,35 +150,44 @@ async def test_results_are_dropped_when_a_subdomain_changed_during_the_lookups(d
     assert row.verified_at is None and not row.dkim_verified
 
 
-async def test_the_reverifier_runs_until_stopped(db: Any) -> None:
+async def test_the_scheduler_re_verifies_pending_domains_every_seven_minutes(db: Any) -> None:
     account_id = db.read_sync(keys_repo.master_account_id)
     new = new_domain("later.test")
     db.write_sync(lambda c: insert_domain(c, account_id, new))
     records = Records()
     settings = Settings(hostname="mail.postroom.test", return_path_domain="bounces.postroom.test")
-    reverifier = verify.DomainReverifier(db, settings, interval=timedelta(seconds=0.05), resolver=records)
-    task = asyncio.create_task(reverifier.run())
-    try:
-        await _until(lambda: len(records.asked) >= 3)  # the first round comes after one interval
-        records.txt, records.cname = published(new).txt, published(new).cname
-        await _until(
-            lambda: db.read_sync(lambda c: c.execute(select(sender_domains.c.tracking_verified)).scalar())
-        )
-    finally:
-        reverifier.stop()
-        await asyncio.wait_for(task, 5)
+    clock = FakeClock(utcnow())
+    scheduler = Scheduler(
+        db, [domain_reverify.task(db, settings, resolver=records, clock=clock)], clock=clock
+    )
+    assert await scheduler.step() == [] and records.asked == []  # not at start: no burst after a restart
+    clock.advance(7 * 60)
+    assert await scheduler.step() == ["domain_reverify"] and len(records.asked) == 3
+    records.txt, records.cname = published(new).txt, published(new).cname
+    clock.advance(6 * 60)
+    assert await scheduler.step() == []
+    clock.advance(60)
+    assert await scheduler.step() == ["domain_reverify"]
     row = db.read_sync(lambda c: c.execute(select(sender_domains)).one())
-    assert row.dkim_verified and row.rpath_verified and row.dkim_status == ""
+    assert row.dkim_verified and row.rpath_verified and row.tracking_verified and row.dkim_status == ""
 
 
-async def test_a_failing_round_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_round_is_logged_and_the_next_one_runs(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
         async def read(self, fn: Any) -> Any:
             raise RuntimeError("database away")
 
-    reverifier = verify.DomainReverifier(Broken(), Settings(), resolver=Records())  # type: ignore[arg-type]
-    assert await reverifier.run_once() == 0
-    assert "re-verifying sender domains failed" in caplog.text
+    clock = FakeClock(utcnow())
+    task = domain_reverify.task(Broken(), Settings(), resolver=Records())  # type: ignore[arg-type]
+    scheduler = Scheduler(db, [task], clock=clock)
+    await scheduler.step()
+    clock.advance(7 * 60)
+    assert await scheduler.step() == ["domain_reverify"]
+    assert "periodic task domain_reverify failed" in caplog.text
+    clock.advance(7 * 60)
+    assert await scheduler.step() == ["domain_reverify"]
 
 
 async def _until(condition: Any, timeout: float = 5.0) -> None:

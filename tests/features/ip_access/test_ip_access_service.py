@@ -17,6 +17,7 @@ from postroom.features.ip_access.service import IpAccessService
 from postroom.features.smtp_users.service import SmtpSender
 from postroom.ids import new_account_id
 from postroom.storage.tables import ip_allow_list_entries, ip_auth
+from postroom.testing import FakeClock
 
 
 class CountingDb:
@@ -215,15 +216,14 @@ async def test_concurrent_misses_share_one_read(db: Any) -> None:
     assert all(allowed) and counting.reads == 2
 
 
-async def test_a_stale_answer_is_served_while_one_refresh_runs(
-    db: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service_module, "CACHE_SECONDS", 0.0)
-    ips = IpAccessService(db)
+async def test_a_stale_answer_is_served_while_one_refresh_runs(db: Any) -> None:
+    clock = FakeClock()
+    ips = IpAccessService(db, clock=clock)
     account_id = _master(db)
     await ips.edit_ip_auth(account_id, IpAuthRequest(ip_address="192.0.2.10"))
     assert (await ips.sender_for_ip("192.0.2.10")) is not None
     db.write_sync(lambda c: c.execute(update(ip_auth).values(status="blocked", sending_allowed=False)))
+    clock.advance(service_module.CACHE_SECONDS)
     stale = await ips.sender_for_ip("192.0.2.10")
     assert stale is not None and stale.status == "allowed"  # served stale; a refresh has started
     for _ in range(100):
@@ -232,6 +232,17 @@ async def test_a_stale_answer_is_served_while_one_refresh_runs(
         if sender is not None and sender.status == "blocked":
             return
     raise AssertionError("the refreshed entry was never served")
+
+
+async def test_another_process_s_change_applies_within_the_cache_and_stale_time(db: Any) -> None:
+    clock = FakeClock()
+    ips = IpAccessService(db, clock=clock)
+    await ips.edit_ip_auth(_master(db), IpAuthRequest(ip_address="192.0.2.10"))
+    assert (await ips.sender_for_ip("192.0.2.10")) is not None
+    db.write_sync(lambda c: c.execute(update(ip_auth).values(status="blocked", sending_allowed=False)))
+    clock.advance(service_module.CACHE_SECONDS + service_module.STALE_SECONDS)
+    sender = await ips.sender_for_ip("192.0.2.10")  # the very next lookup: no stale answer
+    assert sender is not None and sender.status == "blocked"
 
 
 async def test_domain_errors(db: Any) -> None:

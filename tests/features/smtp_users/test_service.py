@@ -14,6 +14,7 @@ from postroom.features.smtp_users.passwords import Passwords
 from postroom.features.smtp_users.schemas import SmtpUserRequest
 from postroom.features.smtp_users.service import SmtpSender, SmtpUserService
 from postroom.storage.tables import smtp_users
+from postroom.testing import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -30,8 +31,8 @@ class CountingPasswords(Passwords):
         return await super().verify(password_hash, password)
 
 
-def _service(db: Any) -> tuple[SmtpUserService, CountingPasswords]:
-    users = SmtpUserService(db)
+def _service(db: Any, clock: FakeClock | None = None) -> tuple[SmtpUserService, CountingPasswords]:
+    users = SmtpUserService(db, clock=clock or FakeClock())
     counting = CountingPasswords()
     users._passwords = counting
     return users, counting
@@ -103,11 +104,15 @@ async def test_a_repeated_login_skips_argon2_until_an_edit_clears_the_cache(db: 
     assert counting.verifications == 4
 
 
-async def test_cache_entries_expire(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service_module, "CACHE_SECONDS", 0.0)
-    users, counting = _service(db)
+async def test_cache_entries_expire(db: Any) -> None:
+    clock = FakeClock()
+    users, counting = _service(db, clock)
     await users.add(_account(db), SmtpUserRequest("mailer1", email_password=PASSWORD))
     await users.authenticate("mailer1", PASSWORD)
+    clock.advance(service_module.CACHE_SECONDS - 1)
+    await users.authenticate("mailer1", PASSWORD)
+    assert counting.verifications == 1
+    clock.advance(1)
     await users.authenticate("mailer1", PASSWORD)
     assert counting.verifications == 2
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
 from postroom.features.activity.schemas import (
     ActivitySearchRequest,
     ActivitySearchResult,
     EmailSearchRequest,
     EmailSearchResult,
 )
+from postroom.features.endpoints import Call, Endpoint, Table
 
 
 async def activity_search(call: Call) -> Any:
@@ -22,7 +21,7 @@ async def email_search(call: Call) -> Any:
     return await call.services.activity.email_search(call.principal, call.parse(EmailSearchRequest))
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/activity/search",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Handler, Registry
 from postroom.features.allowed_lists.schemas import (
     RecipientsRequest,
     RecipientsResult,
@@ -17,6 +15,7 @@ from postroom.features.allowed_lists.schemas import (
     require_list,
 )
 from postroom.features.allowed_lists.service import AllowedListService
+from postroom.features.endpoints import Call, Endpoint, Handler, Table
 
 
 def _lists(call: Call) -> AllowedListService:
@@ -108,6 +107,6 @@ _ENDPOINTS: list[tuple[str, Handler, type | None, type, str]] = [
 ]
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     for path, handler, request, response, summary in _ENDPOINTS:
         registry.add(Endpoint(path, handler, request, response, summary))

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
-from postroom.api.body import drop_absent
+from postroom.bodies import drop_absent
 from postroom.errors import InvalidInput
 
 SenderMode = Literal["whitelist", "blacklist", "disabled"]

@@ -19,15 +19,14 @@ Raises InvalidInput for an entry that is neither an address nor a domain.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from postroom.clock import utcnow
+from postroom.cache import Cache
+from postroom.clock import SYSTEM_CLOCK, Clock, utcnow
 from postroom.features.allowed_lists import repo
-from postroom.features.allowed_lists.cache import SnapshotCache
 from postroom.features.allowed_lists.entries import (
     DISABLED,
     ENABLED,
@@ -98,9 +97,13 @@ def _switch(enabled: bool | None) -> str | None:
 class AllowedListService:
     """Managing both lists (API, dashboard, CLI) and the snapshots the send policy checks."""
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
-        self._snapshots: SnapshotCache[Snapshot] = SnapshotCache(CACHE_SECONDS, self._load, clock)
+        # no stale window: the lists are a security setting, so another process's change applies
+        # within CACHE_SECONDS even for an account that sent nothing for an hour
+        self._snapshots: Cache[str, Snapshot] = Cache(
+            self._load, fresh=CACHE_SECONDS, clock=clock, name="allowed-lists snapshot"
+        )
 
     async def snapshot(self, account_id: str) -> Snapshot:
         return await self._snapshots.get(account_id)

@@ -90,3 +90,11 @@ def set_state(conn: Connection, name: str, value: str) -> None:
 
 def replace_state(conn: Connection, name: str, value: str) -> None:
     conn.execute(update(server_state).where(server_state.c.name == name).values(value=value))
+
+
+def account_standing(conn: Connection, account_id: str) -> tuple[str | None, str] | None:
+    """The account's parent (None for a master account) and state; None when there is no account."""
+    row = conn.execute(
+        select(accounts.c.parent_id, accounts.c.state).where(accounts.c.id == account_id)
+    ).first()
+    return (row.parent_id, row.state) if row else None

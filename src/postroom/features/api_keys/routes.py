@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
 from postroom.features.api_keys.schemas import (
     KeyAddRequest,
     KeyEditRequest,
@@ -18,18 +16,19 @@ from postroom.features.api_keys.schemas import (
     PermissionsRequest,
     given_fields,
 )
+from postroom.features.endpoints import Call, Endpoint, Table
 
 
 async def add(call: Call) -> Any:
     req = call.parse(KeyAddRequest)
-    return [await call.services.keys.admin.add(call.principal, req, call.services.registry.catalog())]
+    return [await call.services.keys.admin.add(call.principal, req, call.catalog)]
 
 
 async def edit(call: Call) -> Any:
     """POST replaces the settings (omitted ones reset to defaults); PATCH changes only those given."""
     only = given_fields(call.body) if call.method == "PATCH" else None
     req = call.parse(KeyEditRequest)
-    catalog = call.services.registry.catalog()
+    catalog = call.catalog
     return [await call.services.keys.admin.edit(call.principal, req, only, catalog)]
 
 
@@ -40,14 +39,14 @@ async def view(call: Call) -> Any:
 
 async def remove(call: Call) -> Any:
     req = call.parse(KeyRemoveRequest)
-    return [await call.services.keys.admin.remove(call.principal, req.id, call.services.registry.catalog())]
+    return [await call.services.keys.admin.remove(call.principal, req.id, call.catalog)]
 
 
 async def permissions(call: Call) -> Any:
-    return call.services.keys.admin.permissions(call.principal, call.services.registry.catalog())
+    return call.services.keys.admin.permissions(call.principal, call.catalog)
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     keys = list[KeyResult]
     registry.add(
         Endpoint("/api_keys/add", add, KeyAddRequest, keys, "Add an API key (shown in full only here)")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct, field, structs
 
-from postroom.api.body import drop_absent
+from postroom.bodies import drop_absent
 
 Status = Literal["allowed", "blocked", "sandbox"]
 DEFAULT_ENDPOINTS = ("/email/send",)

@@ -7,16 +7,16 @@ unknown or blocked one. Managing keys (/api_keys/*) is features.api_keys.admin.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from postroom.cache import Cache
+from postroom.clock import SYSTEM_CLOCK, Clock
 from postroom.errors import InvalidKey, MalformedKey
 from postroom.features.api_keys import repo
 from postroom.features.api_keys.admin import KeyAdmin
@@ -29,7 +29,6 @@ from postroom.features.api_keys.profile import sending_settings
 from postroom.ids import new_account_id, new_api_key
 from postroom.settings import API_KEY_PATTERN
 from postroom.storage.database import Database
-from postroom.storage.tables import accounts
 
 log = logging.getLogger(__name__)
 MASTER_ACCOUNT_NAME = "Master account"
@@ -51,7 +50,7 @@ class Bootstrap:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return SYSTEM_CLOCK.now()
 
 
 def create_key(conn: Connection, account_id: str, endpoints: list[str], description: str = "") -> str:
@@ -114,19 +113,18 @@ def bootstrap(conn: Connection, fixed_key: str = "", reset: bool = False) -> Boo
 
 
 class KeyAuthenticator:
-    """Resolves keys to principals from a small in-process cache; holds the keys' admin and limits.
+    """Resolves keys to principals through the lookup cache (postroom.cache); holds the admin and limits.
 
-    An entry is fresh for CACHE_SECONDS; for STALE_SECONDS after that the old answer is still
-    served while one background read refreshes it (stale-while-revalidate), and concurrent misses
-    share one read (single flight), so a cache expiry under load never stalls every request at once.
+    An answer is fresh for CACHE_SECONDS; for STALE_SECONDS after that the old answer is still
+    served while one background read refreshes it, and concurrent misses share one read, so a cache
+    expiry under load never stalls every request at once.
     """
 
-    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = (), clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
-        self._refreshes: set[asyncio.Task[Principal | None]] = set()
-        self._generation = 0  # bumped by forget(): a read begun before it is not cached
+        self._principals: Cache[str, Principal | None] = Cache(
+            self._load, fresh=CACHE_SECONDS, stale=STALE_SECONDS, clock=clock, name="API key"
+        )
         self.admin = KeyAdmin(db, self.forget, pool_ids)
         self.limits = Limiter()
 
@@ -135,58 +133,17 @@ class KeyAuthenticator:
             raise MalformedKey("No API key was provided")
         if not API_KEY_PATTERN.fullmatch(key):
             raise MalformedKey("The API key is malformed: expected 'api-' followed by 32 characters")
-        digest = hash_key(key)
-        cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is None or cached[0] + STALE_SECONDS <= now:
-            principal = await self._load(digest)
-        else:
-            expires, principal = cached
-            if expires <= now and digest not in self._loading:
-                task = asyncio.create_task(self._load(digest))
-                self._refreshes.add(task)
-                task.add_done_callback(self._refresh_done)
+        principal = await self._principals.get(hash_key(key))
         if principal is None:
             raise InvalidKey("The API key is not valid")
         return principal
 
     def forget(self, digest: str | None = None) -> None:
         """Drop the cached answer for one key hash, or every answer (after keys change in this process)."""
-        self._generation += 1
-        if digest is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(digest, None)
-
-    def _refresh_done(self, task: asyncio.Task[Principal | None]) -> None:
-        self._refreshes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("refreshing an API key failed: %s", task.exception())
+        self._principals.forget(digest)
 
     async def _load(self, digest: str) -> Principal | None:
-        pending = self._loading.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
-        self._loading[digest] = future
-        generation = self._generation
-        try:
-            principal = await self._db.read(lambda conn: _load_principal(conn, digest))
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
-            raise
-        finally:
-            self._loading.pop(digest, None)
-        if len(self._cache) > 10000:
-            self._cache.clear()
-        if generation == self._generation:
-            self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
-        future.set_result(principal)
-        return principal
+        return await self._db.read(lambda conn: _load_principal(conn, digest))
 
     async def by_key_id(self, key_id: str) -> Principal | None:
         """The principal of a key given its 16-character identity (used by web sessions)."""
@@ -203,12 +160,11 @@ def _with_account(conn: Connection, row: dict[str, Any] | None) -> dict[str, Any
     """The key row with its account's parent and state (a closed subaccount's keys are refused)."""
     if row is None:
         return None
-    account = conn.execute(
-        select(accounts.c.parent_id, accounts.c.state).where(accounts.c.id == row["account_id"])
-    ).first()
-    if account is None:
+    standing = repo.account_standing(conn, str(row["account_id"]))
+    if standing is None:
         return None
-    return {**row, "account_parent_id": account.parent_id, "account_state": account.state}
+    parent_id, state = standing
+    return {**row, "account_parent_id": parent_id, "account_state": state}
 
 
 def _principal_of(row: dict[str, Any] | None) -> Principal | None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
 from postroom.features.dedicated_ips import service
 from postroom.features.dedicated_ips.schemas import DedicatedIpsViewRequest, IpPoolResult
+from postroom.features.endpoints import Call, Endpoint, Table
 
 
 async def view(call: Call) -> Any:
@@ -16,7 +15,7 @@ async def view(call: Call) -> Any:
     return await call.services.db.read(lambda conn: service.view_for(conn, account_id, pools))
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/dedicated_ips/view",

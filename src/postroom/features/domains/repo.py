@@ -67,3 +67,13 @@ def signing_keys(conn: Connection) -> list[tuple[str, str, str]]:
     """(domain, selector, private key PEM) of every domain, for the delivery workers' keyring."""
     query = select(T.domain, T.dkim_selector, T.dkim_private_key)
     return [(r.domain, r.dkim_selector, r.dkim_private_key) for r in conn.execute(query)]
+
+
+def verified_domains(conn: Connection, account_id: str) -> frozenset[str]:
+    """The account's domains whose DKIM record and return-path CNAME are both verified."""
+    rows = conn.execute(
+        select(T.domain).where(
+            T.account_id == account_id, T.dkim_verified.is_(True), T.rpath_verified.is_(True)
+        )
+    )
+    return frozenset(r.domain for r in rows)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
 from postroom.features.domains.schemas import (
     DomainAddRequest,
     DomainRequest,
@@ -17,6 +15,7 @@ from postroom.features.domains.schemas import (
     SubdomainRequest,
 )
 from postroom.features.domains.service import DomainService
+from postroom.features.endpoints import Call, Endpoint, Table
 
 
 def _domains(call: Call) -> DomainService:
@@ -69,6 +68,6 @@ ENDPOINTS = [
 ]  # fmt: skip
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     for endpoint in ENDPOINTS:
         registry.add(endpoint)

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from postroom.features.allowed_lists.cache import SnapshotCache
+from postroom.cache import Cache
 from postroom.features.allowed_lists.service import AllowedListService
+from postroom.features.domains import repo as domains_repo
 from postroom.features.domains.names import lookup_name
 from postroom.features.single_senders import repo as single_senders_repo
 from postroom.storage.database import Database
-from postroom.storage.tables import sender_domains
 
 CACHE_SECONDS = 2.0
 WARNING = (
@@ -48,19 +48,9 @@ class Verified:
 
 def _verified(conn: Connection, account_id: str) -> Verified:
     return Verified(
-        _verified_domains(conn, account_id), single_senders_repo.verified_addresses(conn, account_id)
+        domains_repo.verified_domains(conn, account_id),
+        single_senders_repo.verified_addresses(conn, account_id),
     )
-
-
-def _verified_domains(conn: Connection, account_id: str) -> frozenset[str]:
-    rows = conn.execute(
-        select(sender_domains.c.domain).where(
-            sender_domains.c.account_id == account_id,
-            sender_domains.c.dkim_verified.is_(True),
-            sender_domains.c.rpath_verified.is_(True),
-        )
-    )
-    return frozenset(r.domain for r in rows)
 
 
 class VerifiedSenderPolicy:
@@ -71,7 +61,7 @@ class VerifiedSenderPolicy:
         self._db = db
         self._lists = lists
         # single flight: when an account's view expires under load, its senders wait for one read
-        self._cache: SnapshotCache[Verified] = SnapshotCache(CACHE_SECONDS, self._load)
+        self._cache: Cache[str, Verified] = Cache(self._load, fresh=CACHE_SECONDS, name="verified senders")
 
     def forget(self, account_id: str) -> None:
         self._cache.forget(account_id)

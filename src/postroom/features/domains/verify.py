@@ -1,4 +1,5 @@
-"""Checking a sender domain's three DNS records: now (/domain/add, /domain/verify) and every 7 minutes.
+"""Checking a sender domain's three DNS records: now (/domain/add, /domain/verify) and every 7 minutes
+(the scheduler's domain_reverify task).
 
 - DKIM: a TXT record at `<selector>._domainkey.<domain>` whose p= tag is the domain's public key
   (whitespace inside the tag ignored, RFC 6376 §3.6.1); a CNAME to such a record counts too, since
@@ -13,14 +14,13 @@ the DNS error. Lookups go to the nameservers delivery uses (settings.dns_nameser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from datetime import timedelta
 
 import dns.exception
 
-from postroom.clock import utcnow
+from postroom.clock import SYSTEM_CLOCK, Clock
 from postroom.delivery.dns import DnsError, DnsResolver, RecordResolver
 from postroom.features.domains import repo
 from postroom.features.domains.records import Check, DomainRecord, Targets, check_columns, record_of
@@ -118,7 +118,11 @@ async def check_records(
 
 
 async def verify(
-    db: Database, resolver: RecordResolver, record: DomainRecord, targets: Targets
+    db: Database,
+    resolver: RecordResolver,
+    record: DomainRecord,
+    targets: Targets,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> DomainRecord:
     """Check the domain's records and store the outcome with the time; the domain as it now is.
 
@@ -126,7 +130,7 @@ async def verify(
     those results describe records no longer asked for.
     """
     dkim, rpath, tracking = await check_records(resolver, record, targets)
-    now = utcnow()
+    now = clock.now()
     values = {**check_columns(dkim, rpath, tracking), "verified_at": now}
     subdomains = (record.tracking_subdomain, record.returnpath_subdomain)
     if not await db.write(lambda conn: repo.store_checks(conn, record.id, subdomains, values)):
@@ -135,10 +139,14 @@ async def verify(
 
 
 async def reverify_due(
-    db: Database, resolver: RecordResolver, older_than: timedelta, targets: Targets
+    db: Database,
+    resolver: RecordResolver,
+    older_than: timedelta,
+    targets: Targets,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """Check each domain with a record not yet verified, last checked over `older_than` ago; how many."""
-    cutoff = utcnow() - older_than
+    cutoff = clock.now() - older_than
     rows = await db.read(lambda conn: repo.due_for_verification(conn, cutoff))
     checked = 0
     for row in rows:
@@ -147,48 +155,6 @@ async def reverify_due(
         except DkimError as exc:  # a damaged key: its record cannot be checked, the others still can
             log.error("cannot verify %s: %s", row["domain"], exc)
             continue
-        await verify(db, resolver, record, targets)
+        await verify(db, resolver, record, targets, clock)
         checked += 1
     return checked
-
-
-class DomainReverifier:
-    """Re-checks pending domains every 7 minutes, as SMTP2GO does: `run()` until `stop()`.
-
-    A domain checked less than one interval ago (by /domain/verify, or by another process sharing
-    the database) is left until its turn.
-    """
-
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        interval: timedelta = REVERIFY_INTERVAL,
-        resolver: RecordResolver | None = None,
-    ) -> None:
-        self._db = db
-        self._resolver = resolver or verify_resolver(settings)
-        self._targets = targets_of(settings)
-        self._interval = interval
-        self._stopping = asyncio.Event()
-
-    async def run(self) -> None:
-        """The first round comes one interval after start: a restart does not set off a burst of
-        lookups (and /domain/add verifies at once anyway)."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval.total_seconds())
-            if self._stopping.is_set():
-                return
-            await self.run_once()
-
-    async def run_once(self) -> int:
-        """One round; a failure (the database away, say) is logged and the next round tries again."""
-        try:
-            return await reverify_due(self._db, self._resolver, self._interval, self._targets)
-        except Exception:
-            log.exception("re-verifying sender domains failed; next try in %s", self._interval)
-            return 0
-
-    def stop(self) -> None:
-        self._stopping.set()

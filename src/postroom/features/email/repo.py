@@ -6,8 +6,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
+from postroom.events import repo as event_log
 from postroom.features.subaccounts import quota
 from postroom.features.suppressions import repo as suppressions
 from postroom.storage.tables import accounts, deliveries, events, messages
@@ -187,8 +188,8 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
         .scalars()
         .all()
     )
-    conn.execute(
-        insert(events),
+    event_log.append(
+        conn,
         [
             {
                 "account_id": m.account_id,
@@ -209,8 +210,8 @@ def insert_messages(conn: Connection, items: list[tuple[StoredMessage, datetime]
 
 def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]) -> None:
     if targets:
-        conn.execute(
-            insert(events),
+        event_log.append(
+            conn,
             [
                 {
                     "account_id": m.account_id,
@@ -226,3 +227,52 @@ def _reject(conn: Connection, targets: list[tuple[StoredMessage, str, datetime]]
                 for m, r, now in targets
             ],
         )
+
+
+def _pending(account_id: str, now: datetime) -> list[Any]:
+    return [
+        messages.c.account_id == account_id,
+        messages.c.schedule_id.is_not(None),
+        messages.c.scheduled_at > now,
+    ]
+
+
+def scheduled(
+    conn: Connection, account_id: str, now: datetime, filters: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The account's scheduled messages not yet due, soonest first; `schedule_id` matches exactly,
+    `subject` and `sender` as substrings in any case."""
+    conds = _pending(account_id, now)
+    if filters.get("schedule_id"):
+        conds.append(messages.c.schedule_id == filters["schedule_id"])
+    for name, column in (("subject", messages.c.subject), ("sender", messages.c.sender)):
+        if filters.get(name):
+            conds.append(func.lower(column).contains(filters[name].lower(), autoescape=True))
+    rows = conn.execute(
+        select(
+            messages.c.schedule_id,
+            messages.c.scheduled_at,
+            messages.c.sender,
+            messages.c.subject,
+            messages.c.client_ip,
+            messages.c.to_addrs,
+            messages.c.cc_addrs,
+            messages.c.bcc_addrs,
+        )
+        .where(*conds)
+        .order_by(messages.c.scheduled_at, messages.c.schedule_id)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def remove_scheduled(conn: Connection, account_id: str, schedule_id: str, now: datetime) -> bool:
+    """Delete a scheduled message that is not yet due, with its deliveries and events."""
+    email_id = conn.execute(
+        select(messages.c.email_id).where(*_pending(account_id, now), messages.c.schedule_id == schedule_id)
+    ).scalar()
+    if email_id is None:
+        return False
+    conn.execute(delete(deliveries).where(deliveries.c.email_id == email_id))
+    conn.execute(delete(events).where(events.c.email_id == email_id))
+    conn.execute(delete(messages).where(messages.c.email_id == email_id))
+    return True

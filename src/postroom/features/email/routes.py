@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.body import convert
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
+from postroom.bodies import convert
 from postroom.errors import PostroomError
 from postroom.features.email.schemas import (
     BatchItemError,
@@ -18,6 +16,7 @@ from postroom.features.email.schemas import (
     SendRequest,
     SendResult,
 )
+from postroom.features.endpoints import Call, Endpoint, Table
 
 
 async def send(call: Call) -> Any:
@@ -49,7 +48,7 @@ async def scheduled_remove(call: Call) -> Any:
     return await call.services.email.remove_scheduled(call.principal, req.schedule_id)
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/email/send",

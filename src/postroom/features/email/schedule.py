@@ -1,4 +1,4 @@
-"""Scheduled sending: reading `schedule`, and the SQL of /email/scheduled/search and /remove.
+"""Scheduled sending: reading `schedule`, and /email/scheduled/search and /remove (their SQL is repo.py's).
 
 `schedule` is an RFC 3339 string, a `YYYY-MM-DD HH:MM:SS` UTC string, or Unix seconds (int or
 numeric string), in the future and at most 3 days ahead (decisions.md, reference §4.1). A scheduled
@@ -11,10 +11,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection
 
 from postroom.errors import InvalidInput
-from postroom.storage.tables import deliveries, events, messages
+from postroom.features.email import repo
 
 MAX_AHEAD = timedelta(days=3)
 HEADER = "X-Smtp2go-Schedule-Id"
@@ -59,39 +59,11 @@ def with_header(raw: bytes, schedule_id: str) -> bytes:
     return f"{HEADER}: {schedule_id}\r\n".encode() + raw
 
 
-def _pending(account_id: str, now: datetime) -> list[Any]:
-    return [
-        messages.c.account_id == account_id,
-        messages.c.schedule_id.is_not(None),
-        messages.c.scheduled_at > now,
-    ]
-
-
 def search(
     conn: Connection, account_id: str, now: datetime, filters: dict[str, str], limit: int, page: int
 ) -> list[dict[str, Any]]:
     """Scheduled messages not yet due, soonest first, with the seed's filters (substring, any case)."""
-    conds = _pending(account_id, now)
-    if filters.get("schedule_id"):
-        conds.append(messages.c.schedule_id == filters["schedule_id"])
-    for name, column in (("subject", messages.c.subject), ("sender", messages.c.sender)):
-        if filters.get(name):
-            conds.append(func.lower(column).contains(filters[name].lower(), autoescape=True))
-    rows = conn.execute(
-        select(
-            messages.c.schedule_id,
-            messages.c.scheduled_at,
-            messages.c.sender,
-            messages.c.subject,
-            messages.c.client_ip,
-            messages.c.to_addrs,
-            messages.c.cc_addrs,
-            messages.c.bcc_addrs,
-        )
-        .where(*conds)
-        .order_by(messages.c.scheduled_at, messages.c.schedule_id)
-    ).all()
-    found = [dict(r._mapping) for r in rows]
+    found = repo.scheduled(conn, account_id, now, filters)
     needle = filters.get("recipient", "").lower()
     if needle:
         found = [r for r in found if any(needle in a.lower() for a in _recipients(r))]
@@ -108,12 +80,4 @@ def recipients_text(row: dict[str, Any]) -> str:
 
 def remove(conn: Connection, account_id: str, schedule_id: str, now: datetime) -> bool:
     """Delete a scheduled message that is not yet due (its deliveries and events go with it)."""
-    email_id = conn.execute(
-        select(messages.c.email_id).where(*_pending(account_id, now), messages.c.schedule_id == schedule_id)
-    ).scalar()
-    if email_id is None:
-        return False
-    conn.execute(delete(deliveries).where(deliveries.c.email_id == email_id))
-    conn.execute(delete(events).where(events.c.email_id == email_id))
-    conn.execute(delete(messages).where(messages.c.email_id == email_id))
-    return True
+    return repo.remove_scheduled(conn, account_id, schedule_id, now)

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from postroom.storage.tables import deliveries, events, feedback_messages, messages
+from postroom.events import repo as event_log
+from postroom.storage.tables import deliveries, feedback_messages, messages
 
 
 def delivery(conn: Connection, delivery_id: int) -> dict[str, Any] | None:
@@ -36,18 +37,21 @@ def message_exists(conn: Connection, email_id: str) -> bool:
 
 
 def add_event(conn: Connection, target: dict[str, Any], name: str, now: datetime, **fields: str) -> None:
-    conn.execute(
-        insert(events).values(
-            account_id=target["account_id"],
-            email_id=target["email_id"],
-            delivery_id=target["id"],
-            recipient=target["recipient"],
-            event=name,
-            created_at=now,
-            smtp_response=fields.get("smtp_response", ""),
-            host=fields.get("host", ""),
-            reason=fields.get("reason", ""),
-        )
+    event_log.append(
+        conn,
+        [
+            {
+                "account_id": target["account_id"],
+                "email_id": target["email_id"],
+                "delivery_id": target["id"],
+                "recipient": target["recipient"],
+                "event": name,
+                "created_at": now,
+                "smtp_response": fields.get("smtp_response", ""),
+                "host": fields.get("host", ""),
+                "reason": fields.get("reason", ""),
+            }
+        ],
     )
 
 

@@ -20,7 +20,7 @@ from postroom.clock import utcnow
 from postroom.delivery.simulator import SIMULATOR_DOMAIN
 from postroom.delivery.wire import VERP_SECRET
 from postroom.features.feedback import repo
-from postroom.features.suppressions import repo as suppressions
+from postroom.features.suppressions import service as suppressions
 from postroom.mail import verp
 from postroom.mail.feedback import DsnRecipient, Feedback, parse_feedback
 from postroom.storage.database import Database
@@ -137,7 +137,17 @@ def _complaint(
 
 def _suppress(conn: Connection, target: dict[str, Any], kind: str, reason: str, now: datetime) -> None:
     if target["recipient"].rpartition("@")[2].lower() != SIMULATOR_DOMAIN:
-        row = suppressions.row(
-            target["account_id"], target["recipient"], kind, reason, target["email_id"], now
+        entry = suppressions.Suppression(
+            target["account_id"], target["recipient"], kind, reason, target["email_id"]
         )
-        suppressions.add_many(conn, [row])
+        suppressions.record(conn, [entry], now)
+
+
+def recent(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest reports received, newest first (`postroom feedback list`)."""
+    return repo.recent(conn, limit)
+
+
+def raw_report(conn: Connection, feedback_id: int) -> bytes | None:
+    """A report exactly as it arrived; None when there is no such report."""
+    return repo.raw(conn, feedback_id)

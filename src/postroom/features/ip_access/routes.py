@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Handler, Registry
+from postroom.features.endpoints import Call, Endpoint, Handler, Table
 from postroom.features.ip_access.schemas import (
     AllowListAddRequest,
     AllowListEditRequest,
@@ -81,7 +80,7 @@ async def allow_list_remove(call: Call) -> Any:
     )
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/ip_auth/view",

@@ -4,9 +4,10 @@ An IP auth entry lets one client address send over SMTP without AUTH, with an SM
 settings; addresses are unique across all accounts (a connection names no account). An allow list
 (one per account and type, `smtp` or `api`) holds CIDR ranges and is enforced only while enabled.
 
-Lookups are answered from an in-process cache (fresh for CACHE_SECONDS, refreshed in the
-background, single flight); every change made through this service clears it, and a change made
-by another process is seen within CACHE_SECONDS.
+Lookups are answered from the in-process lookup cache (postroom.cache: fresh for CACHE_SECONDS,
+then served for STALE_SECONDS more while one background read refreshes it); every change made
+through this service clears it, and a change made by another process is seen within
+CACHE_SECONDS + STALE_SECONDS.
 
 Raises InvalidInput for an address, range or setting that fails validation, NotFound for an entry
 the account does not have, and Conflict for an entry that exists already (or, for IP auth, an
@@ -23,18 +24,19 @@ import msgspec
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from postroom.clock import utcnow
+from postroom.cache import Cache
+from postroom.clock import SYSTEM_CLOCK, Clock, utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.features.ip_access import repo
 from postroom.features.ip_access.addresses import IpNetwork, in_any, parse_ip, parse_network
-from postroom.features.ip_access.cache import RefreshingCache
 from postroom.features.ip_access.schemas import AllowListEntry, AllowListResult, IpAuthRequest, IpAuthResult
 from postroom.features.smtp_users.profile import columns, new_values, profile_of, ratelimit_of, validated
 from postroom.features.smtp_users.service import SmtpSender
 from postroom.storage.database import Database
 
 CACHE_SECONDS = 5.0
+STALE_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -210,19 +212,23 @@ def _gate(conn: Connection, kind: str, account_id: str = "") -> Gate:
 class IpAccessService:
     """The one place IP auth and allow lists are managed (API, dashboard, CLI) and consulted (SMTP, API)."""
 
-    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = (), clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
         self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
-        self._senders: RefreshingCache[str, SmtpSender | None] = RefreshingCache(CACHE_SECONDS)
-        self._gates: RefreshingCache[tuple[str, str], Gate] = RefreshingCache(CACHE_SECONDS)
+        self._senders: Cache[str, SmtpSender | None] = Cache(
+            self._load_sender, fresh=CACHE_SECONDS, stale=STALE_SECONDS, clock=clock, name="IP auth entry"
+        )
+        self._gates: Cache[tuple[str, str], Gate] = Cache(
+            self._load_gate, fresh=CACHE_SECONDS, stale=STALE_SECONDS, clock=clock, name="IP allow list"
+        )
 
     async def _change(self, fn: Callable[[Connection], T]) -> T:
         """Run a write, then forget every cached lookup (the write has committed by then)."""
         try:
             return await self._db.write(fn)
         finally:
-            self._senders.clear()
-            self._gates.clear()
+            self._senders.forget()
+            self._gates.forget()
 
     # --- IP auth -----------------------------------------------------------------------------------
 
@@ -301,9 +307,7 @@ class IpAccessService:
             key = str(parse_ip(ip))
         except ValueError:
             return None
-        return await self._senders.get(
-            key, lambda: self._db.read(lambda conn: _sender(repo.ip_auth_row(conn, key)))
-        )
+        return await self._senders.get(key)
 
     async def smtp_connection_allowed(self, ip: str) -> bool:
         """False only when at least one account has its `smtp` allow list enabled and the IP is in
@@ -312,16 +316,19 @@ class IpAccessService:
         A connection names no account before AUTH, so one account's enabled `smtp` list refuses
         every address that no enabled list holds, whichever account that client belongs to.
         """
-        gate = await self._gates.get(("smtp", ""), lambda: self._db.read(lambda conn: _gate(conn, "smtp")))
-        return gate.allows(ip)
+        return (await self._gates.get(("smtp", ""))).allows(ip)
 
     async def smtp_gate(self) -> Gate:
         """The SMTP allow lists as one snapshot the listener can check synchronously at connect."""
-        return await self._gates.get(("smtp", ""), lambda: self._db.read(lambda conn: _gate(conn, "smtp")))
+        return await self._gates.get(("smtp", ""))
 
     async def api_allowed(self, account_id: str, ip: str) -> bool:
         """True unless this account has its `api` allow list enabled and the IP is not in it."""
-        gate = await self._gates.get(
-            ("api", account_id), lambda: self._db.read(lambda conn: _gate(conn, "api", account_id))
-        )
-        return gate.allows(ip)
+        return (await self._gates.get(("api", account_id))).allows(ip)
+
+    async def _load_sender(self, ip: str) -> SmtpSender | None:
+        return await self._db.read(lambda conn: _sender(repo.ip_auth_row(conn, ip)))
+
+    async def _load_gate(self, door: tuple[str, str]) -> Gate:
+        kind, account_id = door
+        return await self._db.read(lambda conn: _gate(conn, kind, account_id))

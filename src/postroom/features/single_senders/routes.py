@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Handler, Registry
+from postroom.features.endpoints import Call, Endpoint, Handler, Table
 from postroom.features.single_senders.schemas import (
     AddRequest,
     AddResult,
@@ -59,6 +58,6 @@ _ENDPOINTS: list[tuple[str, str, Handler, type, type, str]] = [
 ]
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     for path, alias, handler, request, response, summary in _ENDPOINTS:
         registry.add(Endpoint(path, handler, request, response, summary, aliases=(alias,)))

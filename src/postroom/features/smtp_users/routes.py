@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
+from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.smtp_users.schemas import (
     SmtpUserRemoveRequest,
     SmtpUserRequest,
@@ -40,7 +39,7 @@ async def remove(call: Call) -> Any:
     return SmtpUsersResult([await call.services.smtp_users.remove(call.principal.account_id, req.username)])
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/users/smtp/add",

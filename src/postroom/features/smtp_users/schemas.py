@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct, structs
 
-from postroom.api.body import drop_absent
+from postroom.bodies import drop_absent
 
 USERNAME_CHAR = r"[A-Za-z0-9._@+\-]"
 Username = Annotated[str, Meta(min_length=5, max_length=100, pattern=f"^{USERNAME_CHAR}+$")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import msgspec
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from postroom.clock import utcnow
+from postroom.clock import SYSTEM_CLOCK, Clock, utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.features.smtp_users import repo
@@ -135,7 +134,8 @@ def _login_digest(username: str, password: str) -> bytes:
 class SmtpUserService:
     """The one place SMTP users are managed (API, dashboard, CLI) and logged in (SMTP server)."""
 
-    def __init__(self, db: Database, pool_ids: Collection[int] = ()) -> None:
+    def __init__(self, db: Database, pool_ids: Collection[int] = (), clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._db = db
         self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._passwords = Passwords()
@@ -197,12 +197,12 @@ class SmtpUserService:
             return None
         digest = _login_digest(username, password)
         cached = self._logins.get(digest)
-        if cached is None or cached[0] <= time.monotonic() or cached[1] != row["password_hash"]:
+        if cached is None or cached[0] <= self._clock.monotonic() or cached[1] != row["password_hash"]:
             if not await self._passwords.verify(row["password_hash"], password):
                 return None
             if len(self._logins) >= MAX_CACHED_LOGINS:
                 self._logins.clear()
-            self._logins[digest] = (time.monotonic() + CACHE_SECONDS, row["password_hash"])
+            self._logins[digest] = (self._clock.monotonic() + CACHE_SECONDS, row["password_hash"])
         return _sender(row)
 
     async def sender(self, username: str) -> SmtpSender | None:

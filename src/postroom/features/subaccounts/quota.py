@@ -14,11 +14,10 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from postroom.errors import Conflict
-from postroom.features.subaccounts.repo import sent_since
-from postroom.storage.tables import accounts
+from postroom.features.subaccounts.repo import plans_of, sent_since
 
 
 class QuotaExceeded(Conflict):
@@ -43,14 +42,7 @@ def enforce(conn: Connection, account_ids: Iterable[str], now: datetime) -> None
     """In the storing transaction, before the messages are inserted (one entry per message): raise
     QuotaExceeded when a subaccount's messages would go over its plan."""
     wanted = Counter(account_ids)
-    query = (
-        select(accounts.c.id, accounts.c.plan_size)
-        .where(accounts.c.id.in_(wanted), accounts.c.parent_id.is_not(None))
-        .order_by(accounts.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    plans = {str(r.id): int(r.plan_size) for r in conn.execute(query)}
+    plans = plans_of(conn, wanted, lock=conn.dialect.name == "postgresql")
     if not plans:
         return
     used = sent_since(conn, sorted(plans), month_start(now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -52,3 +53,16 @@ def take_invite_nonce(conn: Connection, account_id: str, nonce: str) -> bool:
         .values(invite_nonce=None)
     )
     return done.rowcount == 1
+
+
+def plans_of(conn: Connection, account_ids: Iterable[str], lock: bool) -> dict[str, int]:
+    """The monthly plan of each subaccount among `account_ids` (master accounts have none); with
+    `lock`, their rows are locked FOR UPDATE in id order (PostgreSQL)."""
+    query = (
+        select(accounts.c.id, accounts.c.plan_size)
+        .where(accounts.c.id.in_(list(account_ids)), accounts.c.parent_id.is_not(None))
+        .order_by(accounts.c.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return {str(r.id): int(r.plan_size) for r in conn.execute(query)}

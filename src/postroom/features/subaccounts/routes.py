@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from postroom.api.body import drop_absent
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
+from postroom.bodies import drop_absent
+from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.subaccounts.schemas import (
     EmailCycleResult,
     SubaccountAddRequest,
@@ -61,7 +60,7 @@ async def email_cycle(call: Call) -> Any:
     )
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     registry.add(
         Endpoint(
             "/stats/email_cycle",

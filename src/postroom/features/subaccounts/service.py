@@ -14,7 +14,6 @@ that is not one of the caller's subaccounts and Conflict for a state change that
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from postroom.cache import Cache
 from postroom.clock import utcnow
 from postroom.errors import Conflict, Forbidden, InvalidInput, NotFound
 from postroom.features.api_keys.identity import Principal
@@ -61,7 +61,6 @@ COLUMNS = {
 # An account's parent, state and plan are remembered this long for the SMTP checks; this process's
 # own changes (edit, close, reopen) take effect at once, another process's within this time.
 PROFILE_SECONDS = 5.0
-MAX_PROFILES = 10000
 
 
 def new_subaccount_id() -> str:
@@ -145,7 +144,9 @@ class SubaccountService:
         self._pool_ids = pool_ids  # the configured dedicated IP pools that `ip_pool` may name
         self._on_change = on_change or (lambda: None)
         self._invitations = Invitations(db, mailer, links)
-        self._profiles: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._profiles: Cache[str, dict[str, Any] | None] = Cache(
+            self._load_profile, fresh=PROFILE_SECONDS, name="account profile"
+        )
 
     async def add(self, principal: Principal, req: SubaccountAddRequest) -> SubaccountResult:
         """Create the subaccount; with a `subaccount_email`, mail that address an invitation."""
@@ -197,7 +198,7 @@ class SubaccountService:
             return _result(conn, merged)
 
         result = await self._db.write(write)
-        self._profiles.pop(result.id, None)  # a new plan counts at once
+        self._profiles.forget(result.id)  # a new plan counts at once
         return result
 
     async def search(self, principal: Principal, req: SubaccountSearchRequest) -> SubaccountSearchResult:
@@ -237,7 +238,7 @@ class SubaccountService:
             return f"Successfully {verb} subaccount {row['email'] or row['name']}"
 
         answer = await self._db.write(write)
-        self._profiles.clear()
+        self._profiles.forget()
         self._on_change()  # the subaccount's keys and SMTP users are refused (or accepted again) at once
         return answer
 
@@ -311,15 +312,10 @@ class SubaccountService:
 
     async def _profile(self, account_id: str) -> dict[str, Any] | None:
         """The account's row (None: no such account), remembered for PROFILE_SECONDS."""
-        now = time.monotonic()
-        cached = self._profiles.get(account_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        row = await self._db.read(lambda conn: repo.account(conn, account_id))
-        if len(self._profiles) >= MAX_PROFILES:
-            self._profiles.clear()
-        self._profiles[account_id] = (now + PROFILE_SECONDS, row)
-        return row
+        return await self._profiles.get(account_id)
+
+    async def _load_profile(self, account_id: str) -> dict[str, Any] | None:
+        return await self._db.read(lambda conn: repo.account(conn, account_id))
 
     async def act_for(self, principal: Principal, subaccount_id: str) -> Principal:
         """The principal a master key runs as for its subaccount: Forbidden for a subaccount key or an

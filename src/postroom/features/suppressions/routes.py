@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.api.call import Call
-from postroom.api.registry import Endpoint, Registry
+from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.suppressions.schemas import (
     SuppressionAddRequest,
     SuppressionAddResult,
@@ -43,6 +42,6 @@ ENDPOINTS = [
 ]  # fmt: skip
 
 
-def register(registry: Registry) -> None:
+def register(registry: Table) -> None:
     for endpoint in ENDPOINTS:
         registry.add(endpoint)

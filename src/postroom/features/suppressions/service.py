@@ -6,6 +6,10 @@ on every door: the send path refuses suppressed recipients inside the 200 with a
 mail through at once in every process. Each account sees and changes only its own list (a master
 key acting for a subaccount with `subaccount_id` works on the subaccount's).
 
+`record` and `suppressed_among` are the synchronous part, inside the caller's transaction: what the
+delivery queue and the feedback intake record for hard bounces and complaints (stored together with
+the outcome that causes them), and the queue's check of a delivery it claims.
+
 Raises InvalidInput for a malformed address or domain, an unknown type in `reasons`, an unreadable
 or inverted date, an unknown `sort` or a bad `continue_token`; Conflict (402) when the address or
 domain is already suppressed manually.
@@ -16,6 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +46,28 @@ from postroom.mail.text import describe_char, find_control
 from postroom.storage.database import Database
 
 MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One address to stop mailing for an account: `kind` is "bounce" or "spam"."""
+
+    account_id: str
+    address: str
+    kind: str
+    reason: str
+    email_id: str | None
+
+
+def record(conn: Connection, entries: Iterable[Suppression], now: datetime) -> None:
+    """Suppress each address (lower-cased); one already suppressed for the same kind stays as it was."""
+    rows = [repo.row(s.account_id, s.address, s.kind, s.reason, s.email_id, now) for s in entries]
+    repo.add_many(conn, rows)
+
+
+def suppressed_among(conn: Connection, account_id: str, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses (lower-cased) the account's list suppresses (repo.suppressed_among)."""
+    return repo.suppressed_among(conn, account_id, addresses)
 
 
 def entry_of(email_address: str, email: str, domain: str, required: bool = True) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from postroom.features.email import repo
+from postroom.features.email import stored
 from postroom.features.email.service import SYSTEM_SOURCE, EmailService
 from postroom.ids import new_email_id
 from postroom.mail.addresses import Address, parse_address
@@ -59,12 +59,10 @@ class SystemMailer:
                 headers=[("Auto-Submitted", "auto-generated")],
             )
         )
-        message = repo.StoredMessage(
-            email_id=email_id,
-            account_id=account_id,
-            username=USERNAME,
-            source=SOURCE,
-            client_ip="",
+        message = stored.stored(
+            stored.Origin(account_id, USERNAME, SOURCE, client_ip="", sandbox=sandbox),
+            email_id,
+            raw,
             sender=sender.addr,
             from_header=sender.header(),
             to=[recipient.addr],
@@ -72,9 +70,7 @@ class SystemMailer:
             bcc=[],
             reply_to="",
             subject=subject,
-            raw=raw,
             attachments=[],
             recipients=[recipient.addr],
-            sandbox=sandbox,
         )
         return await self._email.accept(message)

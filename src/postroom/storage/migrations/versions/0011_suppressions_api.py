@@ -1,7 +1,7 @@
 """Suppressions API: a block description per entry, and an index for /suppression/view's pages.
 
-Revision ID: 0010
-Revises: 0009 (0008 on the branch that wrote it; set to "0009" when merged after 0009_scheduler)
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 19:20:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0008"  # the coordinator sets "0009" when 0009_scheduler is merged first
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

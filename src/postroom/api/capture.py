@@ -1,4 +1,6 @@
-"""The capture API under /api/v1/messages, authenticated by the same API keys (header or Bearer)."""
+"""The capture API under /api/v1/messages: an entry room of the HTTP API beside /v3, over the message
+service, behind the same guard as /v3 (api.access.admit: key, permission of the request path, IP
+allow list, limits)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from postroom.api.access import authenticate, authorize
-from postroom.api.body import convert
+from postroom.api.access import admit
 from postroom.api.envelope import JSONResponse, error_envelope
+from postroom.bodies import convert
 from postroom.errors import PostroomError
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages.schemas import ListQuery
@@ -25,15 +27,14 @@ log = logging.getLogger(__name__)
 Inner = Callable[[Request, "Services", Principal], Awaitable[Response]]
 
 
-def _guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
+def guarded(inner: Inner) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, check that the key's permissions cover the request path, then run."""
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
             ip = request.client.host if request.client else ""
-            principal = await authenticate(services, request.headers, {}, ip)
-            await authorize(services, principal, request.url.path, ip)
+            principal, _ = await admit(services, request.headers, {}, request.url.path, ip)
             return await inner(request, services, principal)
         except PostroomError as exc:
             return error_envelope(new_request_id(), exc)
@@ -64,8 +65,8 @@ async def get_raw(request: Request, services: Services, principal: Principal) ->
 
 
 routes = [
-    Route("/api/v1/messages", _guarded(list_messages), methods=["GET"]),
-    Route("/api/v1/messages", _guarded(delete_messages), methods=["DELETE"]),
-    Route("/api/v1/messages/{email_id}", _guarded(get_message), methods=["GET"]),
-    Route("/api/v1/messages/{email_id}/raw", _guarded(get_raw), methods=["GET"]),
+    Route("/api/v1/messages", guarded(list_messages), methods=["GET"]),
+    Route("/api/v1/messages", guarded(delete_messages), methods=["DELETE"]),
+    Route("/api/v1/messages/{email_id}", guarded(get_message), methods=["GET"]),
+    Route("/api/v1/messages/{email_id}/raw", guarded(get_raw), methods=["GET"]),
 ]

@@ -1,0 +1,1 @@
+"""Webhooks (/webhook/*): where an account's events are posted (the posting is postroom.dispatch)."""
