@@ -18,6 +18,7 @@ from postroom.features.single_senders import routes as single_sender_routes
 from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.stats import routes as stats_routes
 from postroom.features.subaccounts import routes as subaccount_routes
+from postroom.features.suppressions import routes as suppression_routes
 from postroom.features.webhooks import routes as webhook_routes
 
 FEATURES = (
@@ -33,6 +34,7 @@ FEATURES = (
     dedicated_ip_routes,
     webhook_routes,
     stats_routes,
+    suppression_routes,
 )
 
 

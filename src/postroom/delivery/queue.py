@@ -4,7 +4,8 @@ On PostgreSQL claims use `FOR UPDATE SKIP LOCKED`, so any number of workers on a
 share the queue; on SQLite the single writer thread of the process serialises claims. A lease that
 expires (its worker died) makes the delivery claimable again: at-least-once delivery. Every attempt
 appends one event (`delivered`, `soft-bounced` or `hard-bounced`, with host and response): the events
-are the attempt history that `/activity/search` shows as `delivery_attempts`.
+are the attempt history that `/activity/search` shows as `delivery_attempts`. A claimed delivery whose
+recipient has been suppressed since its message was accepted is not sent: it ends `rejected`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from postroom.storage.tables import deliveries, messages
 EVENT_OF_OUTCOME = {"delivered": "delivered", "deferred": "soft-bounced", "bounced": "hard-bounced"}
 # A follow-up an outcome announces (a simulated complaint, open or click) → the event it appends.
 EVENT_OF_FOLLOWUP = {"spam": "spam", "open": "opened", "click": "clicked"}
+SUPPRESSED = "the recipient is on the suppression list"  # the reason of the send path's rejected events
 
 
 def claim(
@@ -71,6 +73,10 @@ def claim(
             .order_by(deliveries.c.id)
         )
     )
+    refused = _suppressed_now(conn, rows)
+    if refused:
+        _refuse(conn, [r for r in rows if r.id in refused], now)
+        rows = [r for r in rows if r.id not in refused]
     content = _contents(conn, {r.email_id for r in rows}) if with_content else {}
     return [
         Job(
@@ -87,6 +93,54 @@ def claim(
         )
         for r in rows
     ]
+
+
+def _suppressed_now(conn: Connection, rows: list[Any]) -> set[int]:
+    """The claimed deliveries whose recipient is on its account's suppression list now: added since
+    the message was accepted (a scheduled message, a delivery waiting for a retry). One lookup per
+    account among the claimed rows."""
+    by_account: dict[str, list[Any]] = {}
+    for r in rows:
+        by_account.setdefault(r.account_id, []).append(r)
+    refused: set[int] = set()
+    for account_id, claimed in by_account.items():
+        hits = suppressions.suppressed_among(conn, account_id, [r.recipient for r in claimed])
+        refused.update(r.id for r in claimed if r.recipient.lower() in hits)
+    return refused
+
+
+def _refuse(conn: Connection, rows: list[Any], now: datetime) -> None:
+    """End these deliveries unsent (status `rejected`, attempt not counted), each with a `rejected` event,
+    as the send path does for a recipient suppressed when the message comes in."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_([r.id for r in rows]))
+        .values(
+            status="rejected",
+            locked_by=None,
+            locked_until=None,
+            attempts=deliveries.c.attempts - 1,
+            last_response=SUPPRESSED,
+            updated_at=now,
+        )
+    )
+    event_log.append(
+        conn,
+        [
+            {
+                "account_id": r.account_id,
+                "email_id": r.email_id,
+                "delivery_id": r.id,
+                "recipient": r.recipient,
+                "event": "rejected",
+                "created_at": now,
+                "smtp_response": "",
+                "host": "",
+                "reason": SUPPRESSED,
+            }
+            for r in rows
+        ],
+    )
 
 
 def _contents(conn: Connection, email_ids: set[str]) -> dict[str, bytes]:

@@ -12,6 +12,9 @@ quota comes back only next month or when the master raises the plan, and a 4xx w
 queue and retry for days while the sender never hears why. The store at DATA counts the message
 against the quota under a lock (features/subaccounts/quota.py), so parallel sessions, in any number
 of processes, cannot overshoot it: the ones that find it full get the same 550 at DATA.
+
+A recipient on the sender's account's suppression list (an address, or a domain covering it) is
+refused at RCPT TO with 550 5.7.1, read from the database each time so a removal applies at once.
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ class SubmissionHandler:
             self._feedback is not None and self._feedback.is_return_path(address)
         ):
             return replies.MUST_AUTHENTICATE
-        if self._email.policy.active and not getattr(envelope, FEEDBACK_ONLY, False):
+        if not getattr(envelope, FEEDBACK_ONLY, False):
             refusal = await self._recipient_refusal(session, address)
             if refusal:
                 return replies.RECIPIENT_REFUSED.format(reason=refusal)
@@ -206,8 +209,13 @@ class SubmissionHandler:
         sender = session.auth_data  # as checked at MAIL FROM
         if not isinstance(sender, SmtpSender):
             return None
-        refused = await self._email.policy.recipient_refusals(sender.account_id, [address])
-        return refused.get(address)
+        if self._email.policy.active:
+            refused = await self._email.policy.recipient_refusals(sender.account_id, [address])
+            if address in refused:
+                return refused[address]
+        if await self._email.suppressed(sender.account_id, [address]):
+            return f"{address} is on the suppression list"
+        return None
 
     async def _receive_feedback(self, envelope: Envelope) -> str:
         assert self._feedback is not None

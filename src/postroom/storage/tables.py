@@ -222,7 +222,10 @@ suppressions = Table(
     Column("reason", Text, nullable=False, default=""),
     Column("email_id", String(32), nullable=True),  # the message whose feedback caused it
     Column("created_at", DateTime, nullable=False),
+    # why the account suppressed it (/suppression/add); `reason` holds the bounce or complaint text
+    Column("block_description", Text, nullable=False, default="", server_default=""),
     UniqueConstraint("account_id", "email_address", "type", name="uq_suppressions_address_type"),
+    Index("ix_suppressions_account_created", "account_id", "created_at", "id"),  # /suppression/view pages
 )
 
 feedback_messages = Table(

@@ -31,6 +31,7 @@ from postroom.features.email.schemas import (
     SendResult,
 )
 from postroom.features.email.submission import SmtpSubmission, prepare_smtp
+from postroom.features.suppressions.lookup import SuppressedLookup
 from postroom.storage.database import Database
 
 SYSTEM_SOURCE = "system"  # Postroom's own mail (features/system_mail): no account rule applies to it
@@ -55,6 +56,7 @@ class EmailService:
         self._db = db
         self._max_size = max_size
         self._on_accepted = on_accepted
+        self._suppressed = SuppressedLookup(db)
 
     def prepare_send(self, principal: Principal, req: SendRequest, client_ip: str) -> repo.StoredMessage:
         """Validate and compose an /email/send body; raise InvalidInput or NotFound."""
@@ -73,6 +75,11 @@ class EmailService:
 
         No send-policy check here: the SMTP door applies the policy at MAIL FROM and RCPT TO."""
         return (await self._write(message)).email_id
+
+    async def suppressed(self, account_id: str, recipients: list[str]) -> set[str]:
+        """The recipients (lower-cased) on the account's suppression list, asked by the SMTP door at
+        RCPT TO; the API path checks them in the transaction that stores the message (repo._refused)."""
+        return await self._suppressed.suppressed(account_id, recipients)
 
     async def store(self, message: repo.StoredMessage) -> repo.Accepted:
         """Apply the send policy, then store; says which recipients were refused and why. The
