@@ -6,6 +6,8 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from postroom.storage.tables import messages, sender_domains, stats_daily
 
@@ -45,3 +47,18 @@ def verified_domains(conn: Connection, accounts: Collection[str]) -> set[str]:
         )
     )
     return {r.domain for r in rows}
+
+
+def add_to_rollups(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """Add counts and bytes to their rows, creating those that do not exist yet (one upsert)."""
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = make(stats_daily)
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id", "day", "username", "sender", "event"],
+        set_={
+            "count": stats_daily.c.count + statement.excluded.count,
+            "bytes": stats_daily.c.bytes + statement.excluded.bytes,
+            "last_ip": statement.excluded.last_ip,
+        },
+    )
+    conn.execute(statement, values)

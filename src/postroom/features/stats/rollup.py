@@ -11,11 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from postroom.features.stats import repo
-from postroom.storage.tables import stats_daily
 
 
 def add(conn: Connection, stored: Sequence[dict[str, Any]]) -> None:
@@ -49,14 +46,4 @@ def add(conn: Connection, stored: Sequence[dict[str, Any]]) -> None:
             totals.items()
         )  # sorted: a stable lock order across processes
     ]
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = make(stats_daily)
-    statement = statement.on_conflict_do_update(
-        index_elements=["account_id", "day", "username", "sender", "event"],
-        set_={
-            "count": stats_daily.c.count + statement.excluded.count,
-            "bytes": stats_daily.c.bytes + statement.excluded.bytes,
-            "last_ip": statement.excluded.last_ip,
-        },
-    )
-    conn.execute(statement, values)
+    repo.add_to_rollups(conn, values)
