@@ -11,9 +11,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, select
 
 from postroom.errors import InvalidInput
+from postroom.features.activity.match import contains
 from postroom.storage.tables import deliveries, events, messages
 
 MAX_AHEAD = timedelta(days=3)
@@ -76,7 +77,7 @@ def search(
         conds.append(messages.c.schedule_id == filters["schedule_id"])
     for name, column in (("subject", messages.c.subject), ("sender", messages.c.sender)):
         if filters.get(name):
-            conds.append(func.lower(column).contains(filters[name].lower(), autoescape=True))
+            conds.append(contains(column, filters[name]))
     rows = conn.execute(
         select(
             messages.c.schedule_id,
