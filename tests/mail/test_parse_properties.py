@@ -1,6 +1,6 @@
 """Property tests of the MIME reader (mail/parse.py) and the composer (mail/compose.py), with Hypothesis.
 
-Generated messages (tests/mail/mime_strategies.py) read back as what was generated: subject, From and
+Generated messages (tests/mime_strategies.py) read back as what was generated: subject, From and
 To, the first text and HTML bodies, every file's name and bytes; arbitrary bytes never make a reader
 raise anything but the documented InvalidMessage. Examples found to break a promise are pinned with
 @example.
@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from mime_strategies import CRLF, Expected, messages
 
+from mime_strategies import CRLF, Expected, messages
 from postroom.mail.addresses import Address
 from postroom.mail.compose import Composition, Part, compose
 from postroom.mail.parse import (
