@@ -71,9 +71,31 @@ def _field_of(message: str) -> str:
     return path or "body"
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _field_with_nul(data: dict[str, Any]) -> str | None:
+    """The first top-level field whose strings (at any depth) hold a NUL character, or None.
+
+    No field has a use for NUL (RFC 5322 text excludes it, and names, ids and searches never hold
+    it), and PostgreSQL text cannot store it: refused here once rather than failing in SQL."""
+    return next((str(k) for k, v in data.items() if _holds_nul(k) or _holds_nul(v)), None)
+
+
 def convert(data: dict[str, Any], kind: type[T]) -> T:
-    """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field."""
+    """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field
+    (a NUL character anywhere in a field's strings included)."""
     cleaned = drop_absent(data)
+    nul = _field_with_nul(cleaned)
+    if nul is not None:
+        raise InvalidInput(nul, f"The field '{nul}' must not contain NUL characters")
     for name in _bool_fields(kind):  # type: ignore[arg-type]
         value = cleaned.get(name)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
