@@ -3,9 +3,11 @@
 The needle is matched literally with instr() (SQLite) or strpos() (PostgreSQL), never as a LIKE
 pattern: `%`, `_` and `\\` in a search are plain characters, and no length meets SQLite's LIKE
 pattern-complexity limit (50,000 bytes). Folding follows storage/fold.py: an ASCII needle compares
-with lower(column); a needle with non-ASCII letters compares with postroom_fold(column) on SQLite (a
-Python function registered on each connection) and with lower(translate(column, forms, letters)) on
-PostgreSQL, whose lower() follows the database's ctype (none at all under the C locale).
+with lower(column). A needle with non-ASCII letters compares on SQLite with lower() of the column
+with each upper- or title-case form of those letters replace()d (up to MAX_REPLACES; beyond, with
+postroom_fold(column), a Python function registered on each connection), and on PostgreSQL with
+lower(translate(column, forms, letters)): PostgreSQL's lower() follows the database's ctype (none
+at all under the C locale).
 
 Search inputs are bounded (check_search): MAX_SEARCH_LENGTH characters and MAX_ALTERNATIVES
 alternatives or terms, so the SQL stays well inside both engines' expression-depth limits; a NUL
@@ -27,6 +29,7 @@ from postroom.storage.fold import SQL_FUNCTION, fold_table, upper_forms
 
 MAX_SEARCH_LENGTH = 1000  # characters of one search string
 MAX_ALTERNATIVES = 20  # `a | b` alternatives of one field, or terms of /email/search's filter_query
+MAX_REPLACES = 40  # replace() calls nested on SQLite before postroom_fold() takes over
 T = TypeVar("T")
 
 
@@ -58,12 +61,25 @@ class _Contains(_Element[bool]):
         self.ascii = self.needle.isascii()
 
 
+def _forms(needle: str) -> list[tuple[str, str]]:
+    """(upper- or title-case form, its letter) for each non-ASCII letter of the folded needle."""
+    forms = upper_forms()
+    return [(form, c) for c in dict.fromkeys(needle) if c in forms for form in forms[c]]
+
+
 @compiles(_Contains, "sqlite")
 def _sqlite(element: _Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    """A few forms: replace() each in C (7x faster than the Python function over 100k rows); more
+    than MAX_REPLACES would nest past SQLite's expression depth, so postroom_fold() does them."""
     haystack = compiler.process(element.haystack, **kw)
     needle = compiler.process(literal(element.needle), **kw)
-    folded = f"lower({haystack})" if element.ascii else f"{SQL_FUNCTION}({haystack})"
-    return f"(instr({folded}, {needle}) > 0)"
+    forms = [] if element.ascii else _forms(element.needle)
+    if len(forms) > MAX_REPLACES:
+        return f"(instr({SQL_FUNCTION}({haystack}), {needle}) > 0)"
+    for form, letter in forms:
+        old, new = compiler.process(literal(form), **kw), compiler.process(literal(letter), **kw)
+        haystack = f"replace({haystack}, {old}, {new})"
+    return f"(instr(lower({haystack}), {needle}) > 0)"
 
 
 @compiles(_Contains)
@@ -71,10 +87,9 @@ def _default(element: _Contains, compiler: SQLCompiler, **kw: Any) -> str:
     haystack = compiler.process(element.haystack, **kw)
     needle = compiler.process(literal(element.needle), **kw)
     if not element.ascii:
-        forms = upper_forms()
-        letters = [c for c in dict.fromkeys(element.needle) if c in forms]
-        froms = "".join(forms[c] for c in letters)
-        tos = "".join(c * len(forms[c]) for c in letters)
+        pairs = _forms(element.needle)
+        froms = "".join(form for form, _ in pairs)
+        tos = "".join(letter for _, letter in pairs)
         if froms:
             froms_sql = compiler.process(literal(froms), **kw)
             tos_sql = compiler.process(literal(tos), **kw)
