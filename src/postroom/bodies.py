@@ -104,8 +104,14 @@ def _field_of(message: str) -> str:
 
 
 def convert(data: dict[str, Any], kind: type[T]) -> T:
-    """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field."""
+    """Validate a decoded body against a Struct type; raise InvalidInput for the first bad field
+    (a NUL character anywhere in a field's strings included)."""
     cleaned = drop_absent(data)
+    nul = nul_field(cleaned)  # bodies were checked when decoded; query parameters are checked here
+    if nul is not None:
+        raise InvalidInput(
+            nul, f"The field '{nul}' contains a NUL character (U+0000), which no field accepts"
+        )
     for name in _bool_fields(kind):  # type: ignore[arg-type]
         value = cleaned.get(name)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:

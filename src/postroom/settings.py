@@ -14,6 +14,7 @@ from typing import Any
 from postroom.dispatch.schedule import RetrySchedule
 from postroom.durations import parse_duration as parse_duration
 from postroom.errors import ConfigError
+from postroom.mail.addresses import AddressError, parse_address
 
 DELIVERY_MODES = ("capture", "relay", "mx")
 TLS_POLICIES = ("none", "may", "encrypt", "verify")
@@ -96,7 +97,8 @@ class Settings:
     system_from: str = field(
         default="",
         metadata={
-            "description": "From address of invitations and verification links; empty: postroom@<hostname>"
+            "description": "From of invitations and verification links, addr or Name <addr>; "
+            "empty: postroom@<hostname>"
         },
     )
     public_url: str = field(
@@ -414,8 +416,15 @@ def _validate_delivery(s: Settings) -> None:
         raise ConfigError(f"setting 'ip_pools': {exc}") from None
     if s.public_url and not re.match(r"^https?://[^/\s]+", s.public_url):
         raise ConfigError("setting 'public_url': expected http://host[:port][/path] or https://…")
-    if s.system_from and not re.fullmatch(r"[^@\s]+@[^@\s]+", s.system_from):
-        raise ConfigError("setting 'system_from': expected an email address")
+    if s.system_from:
+        try:
+            parse_address(s.system_from)
+        except AddressError as exc:
+            reason = f": {exc.reason}" if exc.reason else ""
+            raise ConfigError(
+                "setting 'system_from': expected addr@domain or Name <addr@domain>,"
+                f" not {s.system_from!r}{reason}"
+            ) from None
     if s.redis_url and not re.match(r"^(redis|rediss|unix)://", s.redis_url):
         raise ConfigError("setting 'redis_url': expected redis://host:port/db, rediss://… or unix://…")
     if s.webhook_allow_private.lower() not in {"auto", *_TRUE, *_FALSE}:

@@ -13,7 +13,7 @@ VERP_SECRET = "verp_secret"
 
 class Signer(Protocol):
     async def refresh(self) -> None:
-        """Reload keys (called by the worker at start and every minute)."""
+        """Bring the keys up to date (called by the worker at start and every couple of seconds)."""
         ...
 
     def sign(self, data: bytes, sender_domain: str) -> bytes:

@@ -36,7 +36,7 @@ MAX_IN_FLIGHT = 2000
 # what a killed worker delivered without recording (and what is delivered twice after a crash).
 LANE_SIZE = 25
 SHUTDOWN_GRACE_SECONDS = 10.0
-SIGNER_REFRESH_SECONDS = 60.0
+SIGNER_REFRESH_SECONDS = 2.0  # a cheap check: the keyring reloads only when the stored keys changed
 
 Lane = tuple[Transport, list[Job]]
 

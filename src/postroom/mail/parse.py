@@ -118,8 +118,24 @@ def _strict_pairs(header: str, values: list[str]) -> list[tuple[str, str]]:
         defects = [d for d in parsed.defects if not isinstance(d, ObsoleteHeaderDefect)]
         if defects:
             raise InvalidMessage(f"The {header} header is malformed ({defects[0]}): '{value.strip()}'")
-        pairs += found
+        pairs += _with_joined_words(value, found)
     return pairs
+
+
+def _with_joined_words(value: str, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs with each display name as RFC 2047 §6.2 reads it: the standard parser keeps the
+    whitespace between adjacent encoded words of a phrase (a name split over several words, as
+    long or folded names are, read "Jo hn"); decode_header, which _mailbox applies to the raw name
+    getaddresses gives, drops it. Kept as parsed when the two readings disagree on the addresses."""
+    if "=?" not in value:
+        return found
+    try:
+        raw = getaddresses([_UNFOLD.sub("", value)])
+    except Exception:
+        return found
+    if [addr for _, addr in raw] != [addr for _, addr in found]:
+        return found
+    return raw
 
 
 def _lenient_pairs(values: list[str]) -> list[tuple[str, str]]:

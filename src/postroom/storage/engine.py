@@ -8,6 +8,8 @@ import msgspec
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from postroom.storage.fold import SQL_FUNCTION, fold
+
 
 def normalize_url(url: str) -> str:
     """Map postgresql:// and postgres:// to the psycopg 3 driver; leave others as given."""
@@ -22,11 +24,13 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def _sqlite_connect_hooks(engine: Engine, synchronous: str) -> None:
-    """Let SQLAlchemy, not pysqlite, control transactions (so SAVEPOINT works), and set WAL pragmas."""
+    """Let SQLAlchemy, not pysqlite, control transactions (so SAVEPOINT works), set WAL pragmas, and
+    register the case folding that search uses (storage/fold.py)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
+        dbapi_conn.create_function(SQL_FUNCTION, 1, fold, deterministic=True)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")

@@ -66,13 +66,13 @@ def test_enable_validation(server: RunningServer) -> None:
 
 def test_add_view_edit_remove(server: RunningServer) -> None:
     assert _add(server, "10.1.2.3/8", "office") == {"ip_address": "10.0.0.0/8", "description": "office"}
-    assert _add(server, "192.0.2.7") == {"ip_address": "192.0.2.7/32", "description": ""}
+    assert _add(server, "192.0.2.7") == {"ip_address": "192.0.2.7", "description": ""}
     assert _add(server, "2001:DB8::/32", kind="api")["ip_address"] == "2001:db8::/32"
     assert _view(server) == {
         "enabled": False,
         "ip_addresses": [
             {"ip_address": "10.0.0.0/8", "description": "office"},
-            {"ip_address": "192.0.2.7/32", "description": ""},
+            {"ip_address": "192.0.2.7", "description": ""},
         ],
     }
     assert _view(server, "api")["ip_addresses"] == [{"ip_address": "2001:db8::/32", "description": ""}]
@@ -81,33 +81,57 @@ def test_add_view_edit_remove(server: RunningServer) -> None:
     )
     assert edited == {"ip_address": "10.0.0.0/16", "description": "office"}  # the description is kept
     edited = _ok(server.post("ip_allow_list/edit", {"ip_address": "192.0.2.7", "description": "vpn"}))
-    assert edited == {"ip_address": "192.0.2.7/32", "description": "vpn"}  # the range is kept
+    assert edited == {"ip_address": "192.0.2.7", "description": "vpn"}  # the range is kept
     removed = _ok(server.post("ip_allow_list/remove", {"ip_address": "10.0.0.0/16"}))
     assert removed == {"ip_address": "10.0.0.0/16", "description": "office"}
-    assert _view(server)["ip_addresses"] == [{"ip_address": "192.0.2.7/32", "description": "vpn"}]
+    assert _view(server)["ip_addresses"] == [{"ip_address": "192.0.2.7", "description": "vpn"}]
     _ok(server.post("ip_allow_list/remove", {"ip_address": "2001:db8:0::/32", "type": "api"}))
     assert _networks(server) == [("smtp", "192.0.2.7/32")]
 
 
 @pytest.mark.parametrize(
-    ("given", "stored"),
+    ("given", "answered", "stored"),
     [
-        ("10.0.0.0/8", "10.0.0.0/8"),
-        ("10.1.2.3/8", "10.0.0.0/8"),
-        ("10.1.2.3/255.0.0.0", "10.0.0.0/8"),
-        ("::ffff:127.0.0.1", "127.0.0.1/32"),
-        ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
-        ("2001:DB8::1", "2001:db8::1/128"),
-        ("2001:db8::1/32", "2001:db8::/32"),
-        (" 0.0.0.0/0 ", "0.0.0.0/0"),
+        ("10.0.0.0/8", "10.0.0.0/8", "10.0.0.0/8"),
+        ("10.1.2.3/8", "10.0.0.0/8", "10.0.0.0/8"),
+        ("10.1.2.3/255.0.0.0", "10.0.0.0/8", "10.0.0.0/8"),
+        ("::ffff:127.0.0.1", "127.0.0.1", "127.0.0.1/32"),
+        ("::ffff:10.0.0.0/104", "10.0.0.0/8", "10.0.0.0/8"),
+        ("2001:DB8::1", "2001:db8::1", "2001:db8::1/128"),
+        ("2001:db8::1/32", "2001:db8::/32", "2001:db8::/32"),
+        (" 0.0.0.0/0 ", "0.0.0.0/0", "0.0.0.0/0"),
     ],
 )
-def test_ranges_are_normalised(server: RunningServer, given: str, stored: str) -> None:
-    assert _add(server, given)["ip_address"] == stored
+def test_ranges_are_normalised(server: RunningServer, given: str, answered: str, stored: str) -> None:
+    assert _add(server, given)["ip_address"] == answered
     assert _networks(server) == [("smtp", stored)]
     _error(server.post("ip_allow_list/add", {"ip_address": stored}), 402)  # the same range, written as stored
     _ok(server.post("ip_allow_list/remove", {"ip_address": given}))
     assert _networks(server) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "with_prefix"),
+    [("198.51.100.7", "198.51.100.7/32"), ("2001:db8::7", "2001:db8::7/128")],
+)
+def test_a_single_address_reads_back_as_it_was_added(
+    server: RunningServer, address: str, with_prefix: str
+) -> None:
+    """A client comparing what it added with what it reads sees no drift; either spelling names it."""
+    assert _add(server, address, "one host") == {"ip_address": address, "description": "one host"}
+    assert _view(server)["ip_addresses"] == [{"ip_address": address, "description": "one host"}]
+    assert "already" in _error(server.post("ip_allow_list/add", {"ip_address": with_prefix}), 402)["error"]
+    edited = _ok(server.post("ip_allow_list/edit", {"ip_address": with_prefix, "description": "renamed"}))
+    assert edited == {"ip_address": address, "description": "renamed"}
+    assert _ok(server.post("ip_allow_list/remove", {"ip_address": with_prefix}))["ip_address"] == address
+    assert _view(server)["ip_addresses"] == []
+    assert _add(server, with_prefix)["ip_address"] == address  # the same entry, whichever spelling added it
+    assert _ok(server.post("ip_allow_list/remove", {"ip_address": address}))["ip_address"] == address
+    moved = _ok(server.post("ip_allow_list/add", {"ip_address": "192.0.2.0/24"}))
+    assert moved["ip_address"] == "192.0.2.0/24"
+    renamed = {"ip_address": "192.0.2.0/24", "new_ip_address": with_prefix}
+    assert _ok(server.post("ip_allow_list/edit", renamed))["ip_address"] == address
+    assert _view(server)["ip_addresses"] == [{"ip_address": address, "description": ""}]
 
 
 def test_existing_and_missing_entries(server: RunningServer) -> None:

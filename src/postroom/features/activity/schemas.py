@@ -6,6 +6,9 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct, field
 
+MAX_LIST = 100  # names in a list filter (usernames, subaccounts, event types)
+MAX_EMAIL_IDS = 5000  # email ids of one /email/search, as many as one page holds
+
 EventType = Literal[
     "processed",
     "soft-bounced",
@@ -28,13 +31,13 @@ class ActivitySearchRequest(Struct):
     search_subject: str = ""
     search_sender: str = ""
     search_recipient: str = ""
-    search_usernames: list[str] = []
-    subaccounts: list[str] = []
+    search_usernames: Annotated[list[str], Meta(max_length=MAX_LIST)] = []
+    subaccounts: Annotated[list[str], Meta(max_length=MAX_LIST)] = []
     limit: Annotated[int, Meta(ge=1, le=1000)] = 100
     continue_token: str = ""
     only_latest: bool = False
     only_latest_by_sent: bool = False
-    event_types: list[EventType] = []
+    event_types: Annotated[list[EventType], Meta(max_length=MAX_LIST)] = []
     event_type: EventType | None = None  # the seed's single-value synonym
     include_headers: bool = False
     custom_headers: list[str] = []
@@ -88,7 +91,7 @@ class EmailSearchRequest(Struct):
     end_date: str = ""
     limit: Annotated[int, Meta(ge=1, le=5000)] = 5000
     continue_token: str = ""
-    email_id: list[str] = []
+    email_id: Annotated[list[str], Meta(max_length=MAX_EMAIL_IDS)] = []
     filter_query: str = ""
 
 

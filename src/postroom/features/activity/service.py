@@ -1,6 +1,7 @@
 """Activity search over the events table (the single source of what happened), and /email/search.
 
-Raises InvalidInput for an unreadable date or continue_token.
+Raises InvalidInput for an unreadable date or continue_token, and for a search string that is too
+long, has too many alternatives or holds a NUL (match.check_search).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from postroom.clock import rfc3339, utcnow
 from postroom.errors import InvalidInput
 from postroom.features.activity import repo
 from postroom.features.activity.dates import parse_date
+from postroom.features.activity.match import check_alternatives, check_search
 from postroom.features.activity.schemas import (
     ActivityEvent,
     ActivitySearchRequest,
@@ -46,9 +48,10 @@ def _date(field: str, value: str, fallback: datetime) -> datetime:
         raise InvalidInput(field, f"The field '{field}' has an unrecognised date format: '{value}'") from None
 
 
-def _alternatives(value: str) -> list[str]:
-    """`'a | b'` means a OR b."""
-    return [part.strip() for part in value.split("|") if part.strip()] if value else []
+def _alternatives(field: str, value: str) -> list[str]:
+    """`'a | b'` means a OR b; InvalidInput for a value check_search refuses or too many alternatives."""
+    check_search(field, value)
+    return check_alternatives(field, [part.strip() for part in value.split("|") if part.strip()])
 
 
 def encode_token(upper: int, after: int) -> str:
@@ -131,12 +134,12 @@ def _filter(principal: Principal, req: ActivitySearchRequest) -> repo.EventFilte
         account_id=principal.account_id,
         start=start,
         end=end,
-        any_text=_alternatives(req.search),
-        email_ids=_alternatives(req.search_email_id),
-        subjects=_alternatives(req.search_subject),
-        senders=_alternatives(req.search_sender),
-        recipients=_alternatives(req.search_recipient),
-        usernames=list(req.search_usernames),
+        any_text=_alternatives("search", req.search),
+        email_ids=_alternatives("search_email_id", req.search_email_id),
+        subjects=_alternatives("search_subject", req.search_subject),
+        senders=_alternatives("search_sender", req.search_sender),
+        recipients=_alternatives("search_recipient", req.search_recipient),
+        usernames=[check_search("search_usernames", u) for u in req.search_usernames],
         event_types=types,
         only_latest=req.only_latest or req.only_latest_by_sent,
     )
@@ -183,13 +186,15 @@ class ActivityService:
         after = decode_token(req.continue_token)[1] if req.continue_token else None
         terms = [
             (m[1] or "", m[2].strip('"'))
-            for m in _TERM.finditer(req.filter_query)
+            for m in _TERM.finditer(check_search("filter_query", req.filter_query))
             if m[2].upper() not in {"AND", "OR"}
         ]
+        check_alternatives("filter_query", terms)
+        email_ids = [check_search("email_id", e) for e in req.email_id]
 
         def run(conn: Connection) -> EmailSearchResult:
             rows = repo.search_deliveries(
-                conn, principal.account_id, start, end, list(req.email_id), terms, after, req.limit
+                conn, principal.account_id, start, end, email_ids, terms, after, req.limit
             )
             more = len(rows) > req.limit
             rows = rows[: req.limit]

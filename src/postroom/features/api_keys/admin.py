@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from postroom.clock import utcnow
 from postroom.errors import Forbidden, InvalidInput, NotFound
+from postroom.features.activity.match import check_search
 from postroom.features.api_keys import repo
 from postroom.features.api_keys.identity import Principal, hash_key, key_id_of
 from postroom.features.api_keys.permissions import Catalog, covers, expand, grant_problem, normalize_grant
@@ -163,6 +164,7 @@ class KeyAdmin:
         """One key (by `key`), or the account's keys whose description contains `search`."""
         if key:
             return [result(await self._db.read(lambda conn: _owned(conn, caller.account_id, key)))]
+        check_search("search", search)
         rows = await self._db.read(lambda conn: repo.keys_of(conn, caller.account_id, search))
         return [result(row) for row in rows]
 

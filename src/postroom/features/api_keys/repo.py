@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from postroom.features.activity.match import contains
 from postroom.storage.tables import accounts, api_keys, server_state
 
 
@@ -64,7 +65,7 @@ def keys_of(conn: Connection, account_id: str, search: str = "") -> list[dict[st
     """The account's keys, oldest first; `search` keeps those whose description contains it (any case)."""
     query = select(api_keys).where(api_keys.c.account_id == account_id)
     if search:
-        query = query.where(func.lower(api_keys.c.description).contains(search.lower(), autoescape=True))
+        query = query.where(contains(api_keys.c.description, search))
     return [dict(r._mapping) for r in conn.execute(query.order_by(api_keys.c.created_at, api_keys.c.id))]
 
 

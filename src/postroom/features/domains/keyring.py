@@ -10,6 +10,7 @@ as if it were absent (RFC 6376 §6.1.2), so signing early costs nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -24,19 +25,28 @@ log = logging.getLogger(__name__)
 class DkimKeyring:
     """Every sender domain's key, parsed and held in memory by a delivery worker.
 
-    `refresh()` reads all keys (the worker calls it at start and every minute); `lookup()` is a
+    `refresh()` asks the database for the key set's fingerprint (repo.signing_keys_version, one
+    aggregate over a small table) and reads and parses every key only when it changed; the worker
+    calls it every couple of seconds while it has mail to prepare, so a domain added by any door
+    (another process's API, `postroom domains add`) signs mail within seconds, and a domain added
+    through this process's API at once (DomainService refreshes the shared keyring). `lookup()` is a
     dictionary read, cheap enough for every message. It is the worker's `delivery.wire.Signer`.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._keys: dict[str, SigningKey] = {}
+        self._version: tuple[Any, ...] | None = None
 
     async def refresh(self) -> None:
-        self._keys = await self._db.read(_load_keys)
+        self._apply(await self._db.read(lambda conn: _load_if_changed(conn, self._version)))
 
     def refresh_sync(self) -> None:
-        self._keys = self._db.read_sync(_load_keys)
+        self._apply(self._db.read_sync(lambda conn: _load_if_changed(conn, self._version)))
+
+    def _apply(self, loaded: tuple[tuple[Any, ...], dict[str, SigningKey]] | None) -> None:
+        if loaded is not None:
+            self._version, self._keys = loaded
 
     def lookup(self, domain: str) -> SigningKey | None:
         """The key of exactly this domain (no parent-domain fallback), or None."""
@@ -56,6 +66,14 @@ class DkimKeyring:
         except DkimError as exc:
             log.warning("sending unsigned: %s", exc)
             return data
+
+
+def _load_if_changed(
+    conn: Connection, version: tuple[Any, ...] | None
+) -> tuple[tuple[Any, ...], dict[str, SigningKey]] | None:
+    """(fingerprint, keys) when the stored key set differs from `version`; None when it does not."""
+    current = repo.signing_keys_version(conn)
+    return None if current == version else (current, _load_keys(conn))
 
 
 def _load_keys(conn: Connection) -> dict[str, SigningKey]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, not_, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, not_, or_, select, update
 
 from postroom.storage.tables import sender_domains
 
@@ -61,6 +61,15 @@ def due_for_verification(conn: Connection, checked_before: datetime) -> list[dic
     due = or_(T.verified_at.is_(None), T.verified_at < checked_before)
     query = select(sender_domains).where(unverified, due).order_by(T.id)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def signing_keys_version(conn: Connection) -> tuple[Any, ...]:
+    """A cheap fingerprint of the stored key set: (count, newest id, newest created_at).
+
+    Keys are only ever inserted or deleted, never changed in place, so any add or remove changes it
+    (created_at too, should a database reuse the id of a deleted newest row)."""
+    query = select(func.count(), func.max(T.id), func.max(T.created_at)).select_from(sender_domains)
+    return tuple(conn.execute(query).one())
 
 
 def signing_keys(conn: Connection) -> list[tuple[str, str, str]]:

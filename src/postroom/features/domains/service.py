@@ -201,7 +201,7 @@ class DomainService:
     """Sender domains for the API, the dashboard and async callers (the CLI uses the functions).
 
     `keyring`, when given, is refreshed after an add or remove so this process signs at once;
-    delivery workers refresh theirs every minute anyway.
+    delivery workers check theirs every couple of seconds anyway (a key added by another process).
     """
 
     def __init__(

@@ -6,9 +6,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from postroom.events import repo as event_log
+from postroom.features.activity.match import contains
 from postroom.features.subaccounts import quota
 from postroom.features.suppressions import repo as suppressions
 from postroom.storage.tables import accounts, deliveries, events, messages
@@ -247,7 +248,7 @@ def scheduled(
         conds.append(messages.c.schedule_id == filters["schedule_id"])
     for name, column in (("subject", messages.c.subject), ("sender", messages.c.sender)):
         if filters.get(name):
-            conds.append(func.lower(column).contains(filters[name].lower(), autoescape=True))
+            conds.append(contains(column, filters[name]))
     rows = conn.execute(
         select(
             messages.c.schedule_id,

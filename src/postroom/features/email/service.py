@@ -17,6 +17,7 @@ from typing import Protocol
 
 from postroom.clock import rfc3339, utcnow
 from postroom.errors import NotFound, PostroomError
+from postroom.features.activity.match import check_search
 from postroom.features.api_keys.service import Principal
 from postroom.features.email import prepare, repo, schedule
 from postroom.features.email.policy import Policies
@@ -123,10 +124,10 @@ class EmailService:
     async def scheduled(self, principal: Principal, req: ScheduledSearchRequest) -> list[ScheduledItem]:
         """Scheduled messages of this account that are not yet due, soonest first."""
         filters = {
-            "schedule_id": req.schedule_id,
-            "subject": req.search_subject,
-            "sender": req.search_sender,
-            "recipient": req.search_recipient,
+            "schedule_id": check_search("schedule_id", req.schedule_id),
+            "subject": check_search("search_subject", req.search_subject),
+            "sender": check_search("search_sender", req.search_sender),
+            "recipient": check_search("search_recipient", req.search_recipient),
         }
         now = utcnow()
         rows = await self._db.read(

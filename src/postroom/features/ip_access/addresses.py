@@ -35,6 +35,15 @@ def parse_network(text: str) -> IpNetwork:
     return network
 
 
+def shown(network: str) -> str:
+    """How an entry's stored CIDR range is answered: a single address (a /32 or /128) without a prefix
+    length, as a client added it (`198.51.100.7`), a wider range as CIDR (`10.0.0.0/8`)."""
+    parsed = ip_network(network, strict=False)
+    if parsed.prefixlen == parsed.max_prefixlen:
+        return str(parsed.network_address)
+    return str(parsed)
+
+
 def in_any(address: IpAddress, networks: tuple[IpNetwork, ...]) -> bool:
     """Whether the address lies in one of the networks (an IPv4 address is in no IPv6 network)."""
     return any(address.version == n.version and address in n for n in networks)

@@ -56,7 +56,8 @@ class AllowListViewRequest(Struct):
 
 
 class AllowListEntry(Struct):
-    """One entry: `ip_address` is a CIDR range (a single address is a /32 or /128)."""
+    """One entry: `ip_address` is a single address (without a prefix length) or a CIDR range; a
+    request may name a single address either way (`198.51.100.7` or `198.51.100.7/32`)."""
 
     ip_address: str
     description: str

@@ -29,7 +29,7 @@ from postroom.clock import SYSTEM_CLOCK, Clock, utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.dedicated_ips.service import check_account_pool, check_pool
 from postroom.features.ip_access import repo
-from postroom.features.ip_access.addresses import IpNetwork, in_any, parse_ip, parse_network
+from postroom.features.ip_access.addresses import IpNetwork, in_any, parse_ip, parse_network, shown
 from postroom.features.ip_access.schemas import AllowListEntry, AllowListResult, IpAuthRequest, IpAuthResult
 from postroom.features.smtp_users.profile import columns, new_values, profile_of, ratelimit_of, validated
 from postroom.features.smtp_users.service import SmtpSender
@@ -146,18 +146,18 @@ def _remove_ip_auth(conn: Connection, account_id: str, ip: str) -> dict[str, Any
 
 
 def _entry(row: dict[str, Any]) -> AllowListEntry:
-    return AllowListEntry(ip_address=row["network"], description=row["description"])
+    return AllowListEntry(ip_address=shown(row["network"]), description=row["description"])
 
 
 def _existing_entry(conn: Connection, account_id: str, kind: str, network: str) -> dict[str, Any]:
     row = repo.entry(conn, account_id, kind, network)
     if row is None:
-        raise NotFound(f"The {kind} IP allow list has no entry {network}")
+        raise NotFound(f"The {kind} IP allow list has no entry {shown(network)}")
     return row
 
 
 def _listed(kind: str, network: str) -> Conflict:
-    return Conflict(f"The {kind} IP allow list already has an entry {network}")
+    return Conflict(f"The {kind} IP allow list already has an entry {shown(network)}")
 
 
 def _check_free(conn: Connection, account_id: str, kind: str, network: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from postroom.clock import rfc3339
 from postroom.errors import Forbidden, InvalidInput, NotFound
 from postroom.features.activity.dates import parse_date
+from postroom.features.activity.match import check_search
 from postroom.features.api_keys.service import Principal
 from postroom.features.messages import repo
 from postroom.features.messages.schemas import (
@@ -87,6 +88,8 @@ class MessageService:
             except ValueError:
                 raise InvalidInput("since", "The parameter 'since' must be an RFC 3339 time") from None
         cursor = _decode_cursor(q.cursor) if q.cursor else None
+        for name, value in (("to", q.to), ("from", q.from_), ("subject", q.subject)):
+            check_search(name, value)
         rows = await self._db.read(
             lambda c: repo.list_messages(
                 c,

@@ -1,6 +1,7 @@
 """Mail Postroom sends on its own behalf: subaccount invitations, single-sender verification links.
 
-It comes from `settings.system_sender` (POSTROOM_SYSTEM_FROM), is stored in the given master account
+It comes from `settings.system_sender` (POSTROOM_SYSTEM_FROM, `addr` or `Name <addr>`: the envelope
+sender is the bare address), is stored in the given master account
 like any other message (so it shows in that account's activity and capture store, and is delivered by
 the configured delivery mode), and skips the account's send policy: the server, not the account, is
 its author. Links are built on `settings.public_base` (POSTROOM_PUBLIC_URL).
@@ -23,6 +24,7 @@ from postroom.mail.compose import Composition, compose
 from postroom.settings import Settings
 
 USERNAME = "postroom"
+DEFAULT_NAME = "Postroom"  # the From display name when POSTROOM_SYSTEM_FROM gives none
 SOURCE = SYSTEM_SOURCE  # its messages' `source`: no account rule applies to them
 
 
@@ -45,7 +47,7 @@ class SystemMailer:
         """
         recipient = parse_address(to)
         email_id = new_email_id()
-        sender = Address(self._sender.addr, "Postroom")
+        sender = Address(self._sender.addr, self._sender.name or DEFAULT_NAME)
         raw = compose(
             Composition(
                 sender=sender,
