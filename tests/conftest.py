@@ -169,6 +169,24 @@ class RunningServer:
 def start_server(
     database_url: str, data_dir: Path, **overrides: Any
 ) -> tuple[uvicorn.Server, threading.Thread, RunningServer]:
+    """A server on free loopback ports; tried again on new ports when one was taken meanwhile (free_port
+    only finds a port free: another process may bind it before the server does)."""
+    for attempt in range(3):
+        try:
+            return _start_server(database_url, data_dir, **overrides)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_server(
+    database_url: str, data_dir: Path, **overrides: Any
+) -> tuple[uvicorn.Server, threading.Thread, RunningServer]:
     port = free_port()
     env = {"POSTROOM_API_KEY": TEST_KEY, "POSTROOM_SQLITE_SYNCHRONOUS": "NORMAL"}
     flags = {
@@ -185,12 +203,23 @@ def start_server(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="uvloop", http="httptools"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # uvicorn exits (SystemExit) when its port is taken
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
+        if not thread.is_alive() and "http_port" not in overrides and "smtp_port" not in overrides:
+            db.engine.dispose()
+            raise PortTaken(f"the server could not bind its ports: {errors}")
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("server did not start")
+            raise RuntimeError(f"server did not start: {errors}")
         time.sleep(0.01)
     return server, thread, RunningServer(f"http://127.0.0.1:{port}", TEST_KEY, settings, app)
 
