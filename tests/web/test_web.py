@@ -143,6 +143,18 @@ def test_a_key_without_capture_permission_cannot_sign_in(server: RunningServer) 
         assert r.status_code == 403 and "may not read captured messages" in r.text
 
 
+def test_the_api_allow_list_guards_the_dashboard_too(server: RunningServer, browser: httpx.Client) -> None:
+    assert browser.get("/").status_code == 200
+    assert server.post("ip_allow_list/add", {"ip_address": "198.51.100.7", "type": "api"}).status_code == 200
+    assert server.post("ip_allow_list", {"enabled": True, "type": "api"}).status_code == 200
+    # from 127.0.0.1 the account's API is now closed; so are its dashboard pages and its sign-in
+    r = browser.get("/")
+    assert r.status_code == 403 and "API allow list" in r.text
+    with server.client() as client:
+        r = client.post("/sign-in", data={"api_key": TEST_KEY})
+        assert r.status_code == 403 and "allow list" in r.text
+
+
 def test_a_blocked_key_is_signed_out(server: RunningServer, browser: httpx.Client) -> None:
     assert browser.get("/").status_code == 200
     with server.app.state.services.db.engine.begin() as conn:

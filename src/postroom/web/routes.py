@@ -85,6 +85,7 @@ def _signed_in(inner: Handler, api_path: str = "") -> Callable[[Request], Awaita
         try:
             needed = api_path or _api_path(request)
             permit(session.principal, needed, f"This API key may not call {needed}, which this page needs")
+            await _allowed_ip(request, services, session.principal)
             return await inner(request, services, session)
         except PostroomError as exc:
             return error_page(exc.message, exc.status, session.csrf)
@@ -93,6 +94,13 @@ def _signed_in(inner: Handler, api_path: str = "") -> Callable[[Request], Awaita
             return error_page("An unexpected error occurred; see the server log", 500, session.csrf)
 
     return endpoint
+
+
+async def _allowed_ip(request: Request, services: Services, principal: Principal) -> None:
+    """The account's API allow list applies to its dashboard as to its API (Forbidden otherwise)."""
+    ip = request.client.host if request.client else ""
+    if not await services.ip_access.api_allowed(principal.account_id, ip):
+        raise Forbidden(f"The IP address {ip} is not on this account's API allow list")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -132,6 +140,10 @@ async def sign_in(request: Request) -> Response:
     except (AuthError, InvalidInput):
         return sign_in_page("That API key is not valid.", _safe_next(form.get("next", "/")), 400)
     next_path = _safe_next(form.get("next", "/"))
+    try:
+        await _allowed_ip(request, services, principal)
+    except Forbidden as exc:
+        return sign_in_page(exc.message, next_path, 403)
     if not any(principal.may_call(path) for path in DASHBOARD_APIS):
         return sign_in_page("This API key may not read captured messages.", next_path, 403)
     if next_path == "/" and not principal.may_call(LIST_API):

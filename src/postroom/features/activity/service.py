@@ -36,7 +36,12 @@ from postroom.storage.database import Database
 
 _TERM = re.compile(r"(?:(\w+):)?(\"[^\"]*\"|\S+)")
 MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
-PROCESS_STATUS = {"queued": "processing", "delivered": "completed", "bounced": "completed"}
+PROCESS_STATUS = {
+    "queued": "processing",
+    "delivered": "completed",
+    "bounced": "completed",
+    "rejected": "completed",
+}
 
 
 def _date(field: str, value: str, fallback: datetime) -> datetime:
