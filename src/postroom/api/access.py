@@ -92,7 +92,7 @@ async def act(services: Services, principal: Principal, body: dict[str, Any]) ->
         return principal
     if not isinstance(subaccount_id, str):
         raise InvalidInput("subaccount_id", "The field 'subaccount_id' must be a string")
-    if "\x00" in subaccount_id:  # as postroom/bodies.py refuses in every other field (PostgreSQL text has no NUL)
+    if "\x00" in subaccount_id:  # as postroom/bodies.py refuses in every field (PostgreSQL text has no NUL)
         raise InvalidInput("subaccount_id", "The field 'subaccount_id' must not contain NUL characters")
     return await services.subaccounts.act_for(principal, subaccount_id)
 
