@@ -20,7 +20,7 @@ def quiet(make_server: Any) -> RunningServer:
 
 
 def test_every_field_of_every_endpoint_refuses_nul(quiet: RunningServer) -> None:
-    registry = quiet.app.state.services.registry
+    registry = quiet.app.state.registry
     tried = 0
     with quiet.client() as client:
         for endpoint in registry.endpoints.values():
