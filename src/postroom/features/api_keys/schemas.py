@@ -65,8 +65,8 @@ class KeyEditRequest(KeySettings):
 
 class KeyViewRequest(Struct):
     id: str = ""
-    # a substring of a description (at most 255 characters), so never longer than one
-    search: Annotated[str, Meta(max_length=255)] = ""
+    # a substring of a description, bounded like every search string (activity.match.MAX_SEARCH_LENGTH)
+    search: Annotated[str, Meta(max_length=1000)] = ""
 
 
 class KeyRemoveRequest(Struct):
