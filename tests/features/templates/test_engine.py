@@ -131,3 +131,17 @@ def test_deeply_nested_data_is_refused() -> None:
         deep = {"k": deep}
     with pytest.raises(TooDeep):
         render("{{k}}", deep, BUDGET)
+
+
+def test_a_large_template_with_a_loop_is_charged_for_what_the_loop_writes() -> None:
+    """Each iteration costs its body's text, not the whole template's: a long page with a list renders."""
+    source = "<p>" + "x" * 200_000 + "</p><ul>{{#each xs}}<li>{{this}}</li>{{/each}}</ul>"
+    out = render(source, {"xs": list(range(5000))}, BUDGET)
+    assert out.endswith("<li>4999</li></ul>") and len(out) < BUDGET
+
+
+def test_compiled_templates_are_cached() -> None:
+    from postroom.features.templates.engine import compile_template
+
+    assert compile_template("{{a}} cached") is compile_template("{{a}} cached")
+    assert compile_template("{{a}} cached", escape=False) is not compile_template("{{a}} cached")

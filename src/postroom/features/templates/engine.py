@@ -180,8 +180,20 @@ def parse(source: str) -> list[Any]:
     return root
 
 
+def _cost(nodes: list[Any]) -> int:
+    """The text a run of nodes writes besides its values, once (an `#each` inside charges its own)."""
+    total = 0
+    for node in nodes:
+        if isinstance(node, str):
+            total += len(node)
+        elif isinstance(node, _Block) and node.name != "each":
+            total += _cost(node.body) + _cost(node.alternative or [])
+    return total
+
+
 def _emit(nodes: list[Any], escape: bool) -> str:
-    """Canonical pybars source of a tree; `#unless … else …` becomes `#if` with the branches swapped.
+    """Canonical pybars source of a tree; `#unless … else …` becomes `#if` with the branches swapped,
+    and `#each` becomes `#each_N`, the loop helper that charges N (its body's text) per iteration.
 
     Without `escape` (the text part, the subject) every `{{ var }}` is written raw."""
     out: list[str] = []
@@ -195,6 +207,8 @@ def _emit(nodes: list[Any], escape: bool) -> str:
             name, body, alternative = node.name, node.body, node.alternative
             if name == "unless" and alternative is not None:
                 name, body, alternative = "if", alternative, body
+            if name == "each":
+                name = f"each_{_cost(body) + 1}"
             out.append(f"{{{{#{name} {node.path}}}}}{_emit(body, escape)}")
             if alternative is not None:
                 out.append(f"{{{{else}}}}{_emit(alternative, escape)}")
@@ -204,7 +218,7 @@ def _emit(nodes: list[Any], escape: bool) -> str:
 
 # --- pybars hardened: no attribute fallback, a budget on output ----------------------------------
 
-_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")
+_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")  # [left]
 
 
 def _pick(context: Any, name: Any, default: Any = None) -> Any:
@@ -251,12 +265,15 @@ def _prepare(value: Any, should_escape: bool) -> Any:
     return text
 
 
-def _each(this: Any, options: Any, context: Any) -> Any:
-    """pybars' `#each`, charging the template's length for every iteration (its text is written again)."""
-    budget = _budget.get(None)
-    if isinstance(context, (list, Mapping)) and budget is not None:
-        _spend(len(context) * budget[1])
-    return _original_each(this, options, context)
+def _each_charging(cost: int) -> Callable[..., Any]:
+    """pybars' `#each`, charging `cost` (the body's own text) for every iteration before it runs."""
+
+    def each(this: Any, options: Any, context: Any) -> Any:
+        if isinstance(context, (list, Mapping)):
+            _spend(len(context) * cost)
+        return _original_each(this, options, context)
+
+    return each
 
 
 def _with(this: Any, options: Any, context: Any) -> Any:
@@ -271,7 +288,6 @@ _original_each = _pybars._each
 _pybars.pick = _pick
 _pybars.resolve = _resolve
 _pybars.prepare = _prepare
-_pybars._pybars_["helpers"]["each"] = _each
 _pybars._pybars_["helpers"]["with"] = _with
 _compiler = pybars.Compiler()
 
@@ -282,13 +298,14 @@ class Template:
 
     source: str
     _render: Callable[..., Any]
+    cost: int  # the text outside loops, written once
+    helpers: dict[str, Callable[..., Any]]  # the template's `each_N` loops
 
     def render(self, data: Mapping[str, Any], budget: int) -> str:
-        state = [budget, max(len(self.source), 1)]
-        token = _budget.set(state)
+        token = _budget.set([budget])
         try:
-            _spend(len(self.source))
-            return str(self._render(dict(data)))
+            _spend(self.cost)
+            return str(self._render(dict(data), helpers=self.helpers))
         except RecursionError:
             raise TooLarge() from None
         finally:
@@ -299,9 +316,12 @@ class Template:
 def compile_template(source: str, escape: bool = True) -> Template:
     """The compiled template of `source` (cached by its text), HTML-escaping `{{ var }}` when `escape`;
     TemplateSyntaxError where it fails."""
-    canonical = _emit(parse(source), escape)
+    tree = parse(source)
+    canonical = _emit(tree, escape)
+    loops = {int(n) for n in re.findall(r"\{\{#each_(\d+) ", canonical)}
+    helpers = {f"each_{n}": _each_charging(n) for n in loops}
     try:
-        return Template(source, _compiler.compile(canonical))
+        return Template(source, _compiler.compile(canonical), _cost(tree), helpers)
     except Exception as exc:  # pybars refusing what our tokenizer let through
         raise TemplateSyntaxError(f"The template does not compile ({exc})", 1, 1) from None
 
