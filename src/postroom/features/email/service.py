@@ -18,10 +18,10 @@ from typing import Protocol
 import msgspec
 
 from postroom.clock import rfc3339, utcnow
-from postroom.errors import NotFound, PostroomError
+from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.features.activity.match import check_search
 from postroom.features.api_keys.service import Principal
-from postroom.features.email import prepare, repo, schedule
+from postroom.features.email import prepare, repo, schedule, submission
 from postroom.features.email.policy import Policies
 from postroom.features.email.results import batch_error, batch_result, send_result
 from postroom.features.email.schemas import (
@@ -72,8 +72,21 @@ class EmailService:
         """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
         return prepare.prepare_mime(principal, req, client_ip, self._max_size)
 
-    def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
-        """An SMTP DATA payload as stored (features/email/submission.py); MessageTooBig over the limit."""
+    async def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
+        """An SMTP DATA payload as stored (features/email/submission.py), rendered first when its
+        headers name a template; MessageTooBig over the limit, InvalidInput for an unknown template
+        or bad template data."""
+        named = submission.template_request(s.raw) if self.templates is not None else None
+        if named is not None and self.templates is not None:
+            template_id, data = named
+            try:
+                rendered = await self.templates.render(s.account_id, template_id, data, self._max_size)
+            except NotFound as exc:  # over SMTP the message names it: a bad message, not a 404
+                raise InvalidInput(submission.TEMPLATE_ID_HEADER, exc.message) from None
+            except InvalidInput as exc:
+                raise InvalidInput(submission.TEMPLATE_DATA_HEADER, exc.message) from None
+            raw = submission.templated(s.raw, rendered.subject, rendered.html, rendered.text)
+            s = dataclasses.replace(s, raw=raw)
         return prepare_smtp(s, self._max_size)
 
     async def accept(self, message: repo.StoredMessage) -> str:
