@@ -93,9 +93,7 @@ def _path(text: str, source: str, offset: int) -> str:
     segments = re.split(r"[./]", rest)
     for segment in segments:
         if not _SEGMENT.match(segment) or segment.startswith("__"):
-            raise fail(
-                f"'{text}' is not a variable name (letters, digits, '_', '-', joined by '.'; no '__')"
-            )
+            raise fail(f"'{text}' is not a variable name (letters, digits, '_', '-', joined by '.'; no '__')")
     if parents == 0 and segments[0] in RESERVED:
         raise fail(f"'{segments[0]}' is a reserved word, not a variable")
     return "../" * parents + ".".join(segments)
