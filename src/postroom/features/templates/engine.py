@@ -303,7 +303,7 @@ class Template:
         token = _budget.set([budget])
         try:
             _spend(self.cost)
-            return str(self._render(dict(data), helpers=self.helpers))
+            return str(self._render(data, helpers=self.helpers))
         except RecursionError:
             raise TooLarge() from None
         finally:

@@ -6,6 +6,9 @@ field and the line and column), never at send time. Rendering (engine.py) fills 
 unescaped and the HTML part HTML-escaped; a missing variable is empty; output is bounded by the
 message size limit. Raises InvalidInput (bad id, bad template, bad template_data), NotFound (no such
 template) and Conflict (an id that the account already uses).
+
+A send reads its template through an in-process cache (cache.py): a change made through this process
+is seen by its next send, one made through another process within CACHE_SECONDS + STALE_SECONDS.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from postroom.clock import utcnow
+from postroom.cache import Cache
+from postroom.clock import SYSTEM_CLOCK, Clock, utcnow
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.features.templates import engine, repo
 from postroom.features.templates.schemas import (
@@ -35,6 +39,8 @@ from postroom.mail.html_text import html_to_text
 from postroom.storage.database import Database
 
 MIN_ID, MAX_ID = 5, 24
+CACHE_SECONDS = 2.0
+STALE_SECONDS = 3.0
 BODIES = ("subject", "html_body", "text_body")
 
 
@@ -79,13 +85,18 @@ def template_data(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
     return dict(value)
 
 
+def _fill(source: str, data: Mapping[str, Any], budget: int, escape: bool) -> str:
+    return engine.compile_template(source, escape).render(data, budget) if source else ""
+
+
 def render(row: Mapping[str, Any], data: Mapping[str, Any], budget: int) -> Rendered:
-    """The template filled with data; the text part generated from the HTML when it has none."""
+    """The template filled with data (checked by `template_data`); the text part generated from the
+    HTML when it has none."""
     try:
-        subject = engine.render(row["subject"], data, budget, escape=False)
-        html = engine.render(row["html_body"], data, budget - len(subject), escape=True)
+        subject = _fill(row["subject"], data, budget, escape=False)
+        html = _fill(row["html_body"], data, budget - len(subject), escape=True)
         text = (
-            engine.render(row["text_body"], data, budget - len(subject) - len(html), escape=False)
+            _fill(row["text_body"], data, budget - len(subject) - len(html), escape=False)
             if row["text_body"]
             else (html_to_text(html) if html else "")
         )
@@ -145,8 +156,15 @@ def _token(offset: int) -> str:
 
 
 class TemplateService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
+        self._rows: Cache[tuple[str, str], dict[str, Any] | None] = Cache(
+            self._load, fresh=CACHE_SECONDS, stale=STALE_SECONDS, clock=clock, name="template"
+        )
+
+    async def _load(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        account_id, template_id = key
+        return await self._db.read(lambda conn: repo.get(conn, account_id, template_id))
 
     async def add(self, account_id: str, req: AddRequest) -> TemplateEcho:
         template_id = check_id("id", req.id)
@@ -167,6 +185,7 @@ class TemplateService:
         }
         if not await self._db.write(lambda conn: repo.insert(conn, values)):
             raise Conflict(f"A template with id '{template_id}' already exists")
+        self._rows.forget((account_id, template_id))
         return _echo(values)
 
     async def edit(self, account_id: str, req: EditRequest) -> TemplateEcho:
@@ -197,15 +216,25 @@ class TemplateService:
                 raise Conflict(f"A template with id '{new_id}' already exists")
             return {**row, **changes}
 
-        return _echo(await self._db.write(apply))
+        try:
+            return _echo(await self._db.write(apply))
+        finally:
+            self._rows.forget((account_id, template_id))
+            self._rows.forget((account_id, new_id))
 
     async def delete(self, account_id: str, template_id: str) -> str:
-        if not await self._db.write(lambda conn: repo.remove(conn, account_id, template_id)):
+        removed = await self._db.write(lambda conn: repo.remove(conn, account_id, template_id))
+        self._rows.forget((account_id, template_id))
+        if not removed:
             raise NotFound(f"Template '{template_id}' not found")
         return f"Successfully deleted template '{template_id}'"
 
-    async def row(self, account_id: str, template_id: str) -> dict[str, Any]:
-        row = await self._db.read(lambda conn: repo.get(conn, account_id, template_id))
+    async def row(self, account_id: str, template_id: str, cached: bool = False) -> dict[str, Any]:
+        """The account's template; `cached` (the send path) through the in-process cache."""
+        if cached:
+            row = await self._rows.get((account_id, template_id))
+        else:
+            row = await self._db.read(lambda conn: repo.get(conn, account_id, template_id))
         if row is None:
             raise NotFound(f"Template '{template_id}' not found")
         return row
@@ -256,4 +285,4 @@ class TemplateService:
     ) -> Rendered:
         """The account's template filled with `template_data`; NotFound, or InvalidInput."""
         values = template_data(data)
-        return render(await self.row(account_id, template_id), values, budget)
+        return render(await self.row(account_id, template_id, cached=True), values, budget)
