@@ -145,3 +145,26 @@ def test_compiled_templates_are_cached() -> None:
 
     assert compile_template("{{a}} cached") is compile_template("{{a}} cached")
     assert compile_template("{{a}} cached", escape=False) is not compile_template("{{a}} cached")
+
+
+def test_a_large_page_compiles_quickly() -> None:
+    """pybars' parser takes ~10 µs a byte of text; the engine hands it only the tags."""
+    import time
+
+    source = "<p>" + "words and more words " * 25_000 + "{{ name }}</p>"  # ~500 KB
+    started = time.monotonic()
+    assert html(source, name="Ann").endswith("Ann</p>")
+    assert time.monotonic() - started < 5
+
+
+def test_too_many_tags_are_refused() -> None:
+    assert text("{{a}}" * 1000, a="x") == "x" * 1000
+    with pytest.raises(TemplateSyntaxError) as failure:
+        text("{{a}}" * 1001)
+    assert "More than 1000 tags" in str(failure.value)
+
+
+def test_loops_that_write_nothing_still_stop() -> None:
+    source = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{/each}}{{/each}}{{/each}}"
+    with pytest.raises(TooLarge):
+        render(source, {"a": list(range(1000))}, BUDGET)

@@ -15,15 +15,16 @@ digits, `_` and `-`, so template text cannot become code. pybars also falls back
 missing key (`{{name.upper}}`, `{{x.__class__}}`) and calls what it finds if callable: this module
 replaces its `pick` with one that only reads JSON objects and arrays by key and index.
 
-Bounds: blocks nest at most MAX_DEPTH deep, `template_data` at most MAX_DATA_DEPTH, and a render
-stops with TooLarge as soon as its output (values written plus the template's text once per loop
-iteration) passes the budget it was given (the message size limit), so nothing expands without bound.
+Bounds: a part holds at most MAX_TAGS tags and its blocks nest at most MAX_DEPTH deep (pybars'
+parser is slow: about 0.6 ms a tag, so compiling is bounded too, and the service compiles in a worker
+thread); `template_data` nests at most MAX_DATA_DEPTH deep; a render stops with TooLarge as soon as
+its output (text and values, as written) passes the budget it was given (the message size limit) or
+its loops pass MAX_ITERATIONS, so nothing expands without bound.
 """
 
 from __future__ import annotations
 
 import contextvars
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ import pybars._compiler as _pybars  # type: ignore[import-untyped]
 
 MAX_DEPTH = 20  # blocks inside blocks
 MAX_DATA_DEPTH = 32  # objects and arrays inside each other in template_data
+MAX_TAGS = 1000  # tags in one template part: pybars compiles about 1,500 a second
+MAX_ITERATIONS = 200_000  # loop iterations in one render
+CACHE_ENTRIES = 1024  # compiled templates kept
 BLOCKS = ("if", "unless", "each", "with")
 RESERVED = frozenset({*BLOCKS, "else", "lookup", "log", "blockHelperMissing", "helperMissing"})
 SPECIAL = frozenset({"@index", "@key", "@first", "@last"})
@@ -105,8 +109,10 @@ def parse(source: str) -> list[Any]:
     stack: list[_Block] = []
     current = root
     position = 0
-    for tag in _TAG.finditer(source):
+    for count, tag in enumerate(_TAG.finditer(source)):
         start = tag.start()
+        if count >= MAX_TAGS:
+            raise TemplateSyntaxError(f"More than {MAX_TAGS} tags", *_position(source, start))
         text = source[position:start]
         if text:
             current.append(text)
@@ -178,26 +184,17 @@ def parse(source: str) -> list[Any]:
     return root
 
 
-def _cost(nodes: list[Any]) -> int:
-    """The text a run of nodes writes besides its values, once (an `#each` inside charges its own)."""
-    total = 0
-    for node in nodes:
-        if isinstance(node, str):
-            total += len(node)
-        elif isinstance(node, _Block) and node.name != "each":
-            total += _cost(node.body) + _cost(node.alternative or [])
-    return total
+def _emit(nodes: list[Any], escape: bool, texts: list[str]) -> str:
+    """Canonical pybars source of a tree; `#unless … else …` becomes `#if` with the branches swapped.
 
-
-def _emit(nodes: list[Any], escape: bool) -> str:
-    """Canonical pybars source of a tree; `#unless … else …` becomes `#if` with the branches swapped,
-    and `#each` becomes `#each_N`, the loop helper that charges N (its body's text) per iteration.
-
-    Without `escape` (the text part, the subject) every `{{ var }}` is written raw."""
+    Text becomes `{{{__tN}}}`, a helper answering `texts[N]`: pybars' parser takes about 10 µs per
+    byte of text but sees only the tags this way (users' names cannot hold `__`). Without `escape`
+    (the text part, the subject) every `{{ var }}` is written raw."""
     out: list[str] = []
     for node in nodes:
         if isinstance(node, str):
-            out.append(node)
+            out.append(f"{{{{{{__t{len(texts)}}}}}}}")
+            texts.append(node)
         elif isinstance(node, tuple):
             kind, path = node
             out.append(f"{{{{{path}}}}}" if kind == "var" and escape else f"{{{{{{{path}}}}}}}")
@@ -205,18 +202,17 @@ def _emit(nodes: list[Any], escape: bool) -> str:
             name, body, alternative = node.name, node.body, node.alternative
             if name == "unless" and alternative is not None:
                 name, body, alternative = "if", alternative, body
-            if name == "each":
-                name = f"each_{_cost(body) + 1}"
-            out.append(f"{{{{#{name} {node.path}}}}}{_emit(body, escape)}")
+            out.append(f"{{{{#{name} {node.path}}}}}{_emit(body, escape, texts)}")
             if alternative is not None:
-                out.append(f"{{{{else}}}}{_emit(alternative, escape)}")
+                out.append(f"{{{{else}}}}{_emit(alternative, escape, texts)}")
             out.append(f"{{{{/{name}}}}}")
     return "".join(out)
 
 
 # --- pybars hardened: no attribute fallback, a budget on output ----------------------------------
 
-_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")  # [left]
+# [characters left, loop iterations left] of the render running in this context
+_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")
 
 
 def _pick(context: Any, name: Any, default: Any = None) -> Any:
@@ -244,11 +240,11 @@ def _resolve(context: Any, *segments: str) -> Any:
     return context
 
 
-def _spend(amount: int) -> None:
+def _spend(amount: int, which: int = 0) -> None:
     budget = _budget.get(None)
     if budget is not None:
-        budget[0] -= amount
-        if budget[0] < 0:
+        budget[which] -= amount
+        if budget[which] < 0:
             raise TooLarge()
 
 
@@ -263,15 +259,11 @@ def _prepare(value: Any, should_escape: bool) -> Any:
     return text
 
 
-def _each_charging(cost: int) -> Callable[..., Any]:
-    """pybars' `#each`, charging `cost` (the body's own text) for every iteration before it runs."""
-
-    def each(this: Any, options: Any, context: Any) -> Any:
-        if isinstance(context, (list, Mapping)):
-            _spend(len(context) * cost)
-        return _original_each(this, options, context)
-
-    return each
+def _each(this: Any, options: Any, context: Any) -> Any:
+    """pybars' `#each`, counting its iterations against MAX_ITERATIONS (a loop may write nothing)."""
+    if isinstance(context, (list, Mapping)):
+        _spend(len(context), 1)
+    return _original_each(this, options, context)
 
 
 def _with(this: Any, options: Any, context: Any) -> Any:
@@ -287,6 +279,7 @@ _pybars.pick = _pick
 _pybars.resolve = _resolve
 _pybars.prepare = _prepare
 _pybars._pybars_["helpers"]["with"] = _with
+_pybars._pybars_["helpers"]["each"] = _each
 _compiler = pybars.Compiler()
 
 
@@ -296,13 +289,11 @@ class Template:
 
     source: str
     _render: Callable[..., Any]
-    cost: int  # the text outside loops, written once
-    helpers: dict[str, Callable[..., Any]]  # the template's `each_N` loops
+    helpers: dict[str, Callable[..., Any]]  # its text, one `__tN` helper per run
 
     def render(self, data: Mapping[str, Any], budget: int) -> str:
-        token = _budget.set([budget])
+        token = _budget.set([budget, MAX_ITERATIONS])
         try:
-            _spend(self.cost)
             return str(self._render(data, helpers=self.helpers))
         except RecursionError:
             raise TooLarge() from None
@@ -310,18 +301,37 @@ class Template:
             _budget.reset(token)
 
 
-@functools.lru_cache(maxsize=1024)
+def _text(value: str) -> Callable[[Any], str]:
+    return lambda this: value
+
+
+_compiled: dict[tuple[str, bool], Template] = {}
+
+
+def cached(source: str, escape: bool = True) -> Template | None:
+    """The compiled template if it is in the cache (compiling may take a second: callers that must
+    not block their event loop compile in a thread when this is None)."""
+    return _compiled.get((source, escape))
+
+
 def compile_template(source: str, escape: bool = True) -> Template:
     """The compiled template of `source` (cached by its text), HTML-escaping `{{ var }}` when `escape`;
     TemplateSyntaxError where it fails."""
+    found = _compiled.get((source, escape))
+    if found is not None:
+        return found
     tree = parse(source)
-    canonical = _emit(tree, escape)
-    loops = {int(n) for n in re.findall(r"\{\{#each_(\d+) ", canonical)}
-    helpers = {f"each_{n}": _each_charging(n) for n in loops}
+    texts: list[str] = []
+    canonical = _emit(tree, escape, texts)
+    helpers = {f"__t{n}": _text(text) for n, text in enumerate(texts)}
     try:
-        return Template(source, _compiler.compile(canonical), _cost(tree), helpers)
+        template = Template(source, _compiler.compile(canonical), helpers)
     except Exception as exc:  # pybars refusing what our tokenizer let through
         raise TemplateSyntaxError(f"The template does not compile ({exc})", 1, 1) from None
+    if len(_compiled) >= CACHE_ENTRIES:
+        _compiled.pop(next(iter(_compiled)))  # the oldest
+    _compiled[(source, escape)] = template
+    return template
 
 
 def check_data(data: Any, depth: int = 0) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import msgspec
 from sqlalchemy import Connection
 
@@ -55,14 +57,29 @@ def check_id(field: str, value: str) -> str:
     return value
 
 
-def check_template(field: str, source: str) -> None:
-    """InvalidInput naming the field and where it fails, when `source` does not compile."""
+async def check_template(field: str, source: str) -> None:
+    """InvalidInput naming the field and where it fails, when `source` does not compile (compiled in
+    a worker thread: pybars may take a second over a large template)."""
     if "\x00" in source:
         raise InvalidInput(field, f"The field '{field}' must not contain NUL characters")
     try:
-        engine.compile_template(source, field == "html_body")
+        await _compiled(source, field == "html_body")
     except engine.TemplateSyntaxError as exc:
         raise InvalidInput(field, f"The field '{field}' is not a valid template: {exc}") from None
+
+
+async def _compiled(source: str, escape: bool) -> engine.Template:
+    found = engine.cached(source, escape)
+    if found is None:
+        found = await anyio.to_thread.run_sync(engine.compile_template, source, escape)
+    return found
+
+
+async def compile_row(row: Mapping[str, Any]) -> None:
+    """Have the row's parts compiled (in a thread when they are not cached) before a render."""
+    for field in BODIES:
+        if row[field]:
+            await _compiled(row[field], field == "html_body")
 
 
 def template_data(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
@@ -171,7 +188,7 @@ class TemplateService:
         if not req.template_name.strip():
             raise InvalidInput("template_name", "The field 'template_name' is required")
         for field in BODIES:
-            check_template(field, getattr(req, field))
+            await check_template(field, getattr(req, field))
         values = {
             "account_id": account_id,
             "template_id": template_id,
@@ -197,7 +214,7 @@ class TemplateService:
         for field in BODIES:
             value = getattr(req, field)
             if value is not None:
-                check_template(field, value)
+                await check_template(field, value)
                 changes[field] = value
         if req.template_variables is not None:
             changes["variables"] = req.template_variables
@@ -285,4 +302,9 @@ class TemplateService:
     ) -> Rendered:
         """The account's template filled with `template_data`; NotFound, or InvalidInput."""
         values = template_data(data)
-        return render(await self.row(account_id, template_id, cached=True), values, budget)
+        row = await self.row(account_id, template_id, cached=True)
+        try:
+            await compile_row(row)
+        except engine.TemplateSyntaxError as exc:  # stored before a rule of today's engine
+            raise InvalidInput("template_id", f"The template does not compile: {exc}") from None
+        return render(row, values, budget)
