@@ -9,6 +9,13 @@ Afterwards the server is stopped and the rows it stored are counted against the 
     python bench/http_send.py                       # 10 s at 64 connections, SQLite
     python bench/http_send.py --duration 15 --connections 128
     python bench/http_send.py --database-url postgresql://postgres@127.0.0.1:5432/test
+    python bench/http_send.py --template --skip-reference   # also sends naming a template, same run
+
+With --template, after the plain sends the same server gets a template holding the same text body
+(with placeholders, an `{{#each}}` and an `{{#if}}`) and is measured again with sends that name it
+(`template_id` + `template_data`, no subject or body), alternating with plain sends for
+--template-rounds rounds (the machine's load shifts between runs): the medians of each and their
+ratio template/plain are printed.
 
 Prints a table and, as the last line, one JSON object with every figure. Needs `wrk` on PATH.
 Only ever talks to 127.0.0.1.
@@ -70,6 +77,31 @@ def make_body(size: int, key_in_body: str | None) -> bytes:
     if key_in_body:
         body["api_key"] = key_in_body
     return json.dumps(body).encode()
+
+
+TEMPLATE_ID = "bench-template"
+
+
+def make_template(size: int, key_in_body: str | None) -> tuple[bytes, bytes]:
+    """A /v3/template/add body whose text is the plain send's (about `size` bytes) with placeholders,
+    a loop and a condition, and a send body naming it."""
+    prose = json.loads(make_body(size, None))["text_body"]
+    template: dict[str, Any] = {
+        "id": TEMPLATE_ID,
+        "template_name": "Benchmark",
+        "subject": "Postroom load benchmark for {{ name }}",
+        "text_body": "Hello {{ name }},\n" + prose + "\n{{#each items}}- {{this}}\n{{/each}}"
+        "{{#if vip}}VIP{{/if}}",
+    }
+    send: dict[str, Any] = {
+        "sender": "Bench Sender <bench@example.com>",
+        "to": ["Receiver <receiver@example.org>"],
+        "template_id": TEMPLATE_ID,
+        "template_data": {"name": "Receiver <r>", "items": ["one", "two", "three"], "vip": True},
+    }
+    if key_in_body:
+        template["api_key"] = send["api_key"] = key_in_body
+    return json.dumps(template).encode(), json.dumps(send).encode()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -309,6 +341,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "default: SQLite in the temporary data dir",
     )
     p.add_argument("--skip-reference", action="store_true", help="do not measure the reference endpoint")
+    p.add_argument(
+        "--template",
+        action="store_true",
+        help="also measure sends naming a template (template_id + template_data) on the same server",
+    )
+    p.add_argument(
+        "--template-rounds",
+        type=int,
+        default=3,
+        help="with --template: rounds of (template, plain) measurements (default 3)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (path is printed)")
     p.add_argument(
         "--server-env",
@@ -409,6 +452,10 @@ def bench_postroom(args: argparse.Namespace, body: bytes, key: str, workdir: Pat
             body_file.write_bytes(body)
             wrk_key = "" if args.key_in_body else key
             warm, result = measure(url, body_file, wrk_key, args, proc.pid, "postroom", args.profile)
+            rounds: list[tuple[WrkResult, WrkResult]] = []
+            if args.template:
+                v3 = f"http://{HOST}:{port}/v3"
+                rounds = bench_template(args, v3, key, wrk_key, body_file, workdir, proc.pid)
         finally:
             t0 = time.monotonic()
             code = stop(proc)
@@ -417,15 +464,50 @@ def bench_postroom(args: argparse.Namespace, body: bytes, key: str, workdir: Pat
             log(f"postroom exited with {code}:\n{tail(log_path)}")
         rows = count_rows(db_url, data_dir)
     answered_2xx = 1 + result.accepted + result.other_2xx + (warm.accepted + warm.other_2xx if warm else 0)
+    in_flight = args.connections * (2 if warm else 1)
+    if rounds:
+        answered_2xx += 1 + sum(r.accepted + r.other_2xx for pair in rounds for r in pair)
+        in_flight += args.connections * 2 * len(rounds)
     return {
         "warm": warm,
         "result": result,
+        "rounds": rounds,
         "rows": rows,
         "answered_2xx": answered_2xx,
-        "in_flight_bound": args.connections * (2 if warm else 1),
+        "in_flight_bound": in_flight,
         "stop_s": stop_s,
         "backend": "postgresql" if db_url else "sqlite",
     }
+
+
+def bench_template(
+    args: argparse.Namespace, v3: str, key: str, wrk_key: str, plain_file: Path, workdir: Path, pid: int
+) -> list[tuple[WrkResult, WrkResult]]:
+    """Add the benchmark template, check one send with it, then measure plain sends and sends naming
+    it in turn; (plain, template) per round."""
+    template, send = make_template(args.body_size, key if args.key_in_body else None)
+    status, answer = post_once(v3 + "/template/add", template, key)
+    if status != 200:
+        raise SystemExit(f"adding the template failed: HTTP {status} {answer}")
+    status, answer = post_once(v3 + "/email/send", send, key)
+    if status != 200 or answer.get("data", {}).get("succeeded") != 1:
+        raise SystemExit(f"a single send with the template failed: HTTP {status} {answer}")
+    body_file = workdir / "template-body.json"
+    body_file.write_bytes(send)
+    url = v3 + "/email/send"
+    rounds = []
+    for n in range(args.template_rounds):
+        log(f"round {n + 1} of {args.template_rounds}: template, then plain, {args.duration:g} s each")
+        templated = run_wrk(url, body_file, wrk_key, args, args.duration, pid)
+        plain = run_wrk(url, plain_file, wrk_key, args, args.duration, pid)
+        rounds.append((plain, templated))
+    return rounds
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def bench_reference(args: argparse.Namespace, body: bytes, workdir: Path) -> WrkResult:
@@ -467,6 +549,19 @@ def report(
         f"{'srv cpu':>8}"
     )
     print(row("postroom", res))
+    rounds: list[tuple[WrkResult, WrkResult]] = pr["rounds"]
+    template_ratio = plain_median = template_median = None
+    for n, (plain, templated) in enumerate(rounds, 1):
+        print(row(f"round {n}: template", templated))
+        print(row(f"round {n}: plain", plain))
+    if rounds:
+        plain_median = median([p.rps for p, _ in rounds])
+        template_median = median([t.rps for _, t in rounds])
+        template_ratio = template_median / plain_median if plain_median else None
+        print(
+            f"medians: plain {plain_median:.0f}/s, template {template_median:.0f}/s; ratio template/plain: "
+            + (f"{template_ratio:.3f}" if template_ratio is not None else "n/a")
+        )
     ratio = None
     if ref is not None:
         print(row("reference (starlette)", ref))
@@ -494,6 +589,10 @@ def report(
         "postroom": res.as_json(),
         "reference": ref.as_json() if ref is not None else None,
         "ratio": round(ratio, 4) if ratio is not None else None,
+        "template_rounds": [{"plain": p.as_json(), "template": t.as_json()} for p, t in rounds],
+        "template_median_per_s": round(template_median, 1) if template_median is not None else None,
+        "plain_median_per_s": round(plain_median, 1) if plain_median is not None else None,
+        "template_ratio": round(template_ratio, 4) if template_ratio is not None else None,
         "durability": {
             "answered_2xx": pr["answered_2xx"],
             **rows,

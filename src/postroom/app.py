@@ -19,6 +19,7 @@ from postroom.api.capture import routes as capture_routes
 from postroom.api.envelope import JSONResponse, error_envelope
 from postroom.api.openapi import build_openapi
 from postroom.api.table import build_registry
+from postroom.api.templates import routes as template_api_routes
 from postroom.api.v3 import PREFIX, V3App
 from postroom.api.webhooks import routes as webhook_api_routes
 from postroom.errors import MethodNotAllowed, NotFound, PostroomError
@@ -146,6 +147,7 @@ def build_app(settings: Settings, db: Database, run_workers: bool | None = None)
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *capture_routes,
         *webhook_api_routes,
+        *template_api_routes,
         *single_sender_web_routes,
         *invitation_web_routes,
         *web_routes,

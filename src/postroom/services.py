@@ -33,6 +33,7 @@ from postroom.features.stats.service import StatsService
 from postroom.features.subaccounts.service import SubaccountService
 from postroom.features.system_mail.links import LinkSigner
 from postroom.features.system_mail.service import SystemMailer
+from postroom.features.templates.service import TemplateService
 from postroom.features.webhooks.service import WebhookService
 from postroom.settings import Settings
 from postroom.storage.database import Database
@@ -63,6 +64,7 @@ class Services:
     webhooks: WebhookService
     stats: StatsService
     dispatcher: Dispatcher
+    templates: TemplateService
 
 
 def build_services(settings: Settings, db: Database) -> Services:
@@ -73,7 +75,8 @@ def build_services(settings: Settings, db: Database) -> Services:
     keys = KeyAuthenticator(db, pool_ids)
     if settings.redis_url:
         keys.limits.windows = shared_windows(settings.redis_url, db)
-    email = build_email(settings, db, lists, worker)
+    templates = TemplateService(db)
+    email = build_email(settings, db, lists, worker, templates)
     links = LinkSigner(db)
     system_mail = SystemMailer(settings, email)
     subaccounts = SubaccountService(
@@ -104,6 +107,7 @@ def build_services(settings: Settings, db: Database) -> Services:
         ),
         dispatcher=build_dispatcher(settings, db),
         stats=StatsService(db, subaccounts),
+        templates=templates,
     )
 
 
@@ -129,11 +133,19 @@ def build_policies(settings: Settings, db: Database, lists: AllowedListService) 
 
 
 def build_email(
-    settings: Settings, db: Database, lists: AllowedListService, worker: DeliveryWorker
+    settings: Settings,
+    db: Database,
+    lists: AllowedListService,
+    worker: DeliveryWorker,
+    templates: TemplateService | None = None,
 ) -> EmailService:
     """The send path with its policies; with the verified-sender rule off, it warns where it would refuse."""
     email = EmailService(
-        db, settings.max_email_body, on_accepted=worker.wake, policy=build_policies(settings, db, lists)
+        db,
+        settings.max_email_body,
+        on_accepted=worker.wake,
+        policy=build_policies(settings, db, lists),
+        templates=templates or TemplateService(db),
     )
     if not settings.verified_sender_required:
         email.advisor = VerifiedSenderPolicy(db, lists)

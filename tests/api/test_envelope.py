@@ -26,7 +26,7 @@ def _assert_error(r: httpx.Response, status: int, code: str) -> dict[str, object
 
 def test_unknown_path_and_planned_endpoint_are_404_envelopes(server: RunningServer) -> None:
     _assert_error(server.post("no/such/thing", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
-    data = _assert_error(server.post("template/add", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
+    data = _assert_error(server.post("archive/search", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")
     assert "not available" in str(data["error"])
     _assert_error(server.post("archive/view", {}), 404, "E_ApiResponseCodes.API_EXCEPTION")  # planned alias
     with server.client() as c:

@@ -10,11 +10,6 @@ from postroom.features.endpoints import Endpoint, Handler
 
 # Canonical paths of areas that later issues build; they answer 404 with the envelope until then.
 PLANNED = {
-    "/template/add": (),
-    "/template/edit": (),
-    "/template/delete": (),
-    "/template/search": (),
-    "/template/view": (),
     "/sms/send": (),
     "/sms/view-received": ("/sms/received",),
     "/sms/view-sent": ("/sms/sent",),

@@ -19,6 +19,7 @@ from postroom.features.smtp_users import routes as smtp_user_routes
 from postroom.features.stats import routes as stats_routes
 from postroom.features.subaccounts import routes as subaccount_routes
 from postroom.features.suppressions import routes as suppression_routes
+from postroom.features.templates import routes as template_routes
 from postroom.features.webhooks import routes as webhook_routes
 
 FEATURES = (
@@ -35,6 +36,7 @@ FEATURES = (
     webhook_routes,
     stats_routes,
     suppression_routes,
+    template_routes,
 )
 
 

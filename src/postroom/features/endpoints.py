@@ -24,6 +24,7 @@ from postroom.features.single_senders.service import SingleSenderService
 from postroom.features.smtp_users.service import SmtpUserService
 from postroom.features.stats.service import StatsService
 from postroom.features.subaccounts.service import SubaccountService
+from postroom.features.templates.service import TemplateService
 from postroom.features.webhooks.service import WebhookService
 from postroom.settings import Settings
 from postroom.storage.database import Database
@@ -47,6 +48,7 @@ class CallServices(Protocol):
     single_senders: SingleSenderService
     webhooks: WebhookService
     stats: StatsService
+    templates: TemplateService
 
 
 @dataclass(frozen=True)

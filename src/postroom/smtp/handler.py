@@ -200,7 +200,7 @@ class SubmissionHandler:
             audit_email=sender.audit_email,
         )
         try:
-            email_id = await self._email.accept(self._email.prepare_smtp(submission))
+            email_id = await self._email.accept(await self._email.prepare_smtp(submission))
         except PostroomError as exc:
             return reply_for(exc, self._settings.smtp_max_size)
         return replies.ACCEPTED.format(email_id=email_id)

@@ -377,3 +377,20 @@ stats_daily = Table(
     Column("last_ip", String(64), nullable=False, default=""),
     Index("ix_stats_daily_account_day", "account_id", "day"),
 )
+
+# Email templates (/template/*): caller-chosen ids, unique per account; a subaccount's are its own.
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("template_id", String(24), nullable=False),  # the API's `id` (5-24 characters)
+    Column("name", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("variables", JSON, nullable=False),  # template_variables: sample data
+    Column("tags", JSON, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("account_id", "template_id", name="uq_templates_account_template"),
+)

@@ -15,11 +15,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
+import msgspec
+
 from postroom.clock import rfc3339, utcnow
-from postroom.errors import NotFound, PostroomError
+from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.features.activity.match import check_search
 from postroom.features.api_keys.service import Principal
-from postroom.features.email import prepare, repo, schedule
+from postroom.features.email import prepare, repo, schedule, submission
 from postroom.features.email.policy import Policies
 from postroom.features.email.results import batch_error, batch_result, send_result
 from postroom.features.email.schemas import (
@@ -33,6 +35,7 @@ from postroom.features.email.schemas import (
 )
 from postroom.features.email.submission import SmtpSubmission, prepare_smtp
 from postroom.features.suppressions.lookup import SuppressedLookup
+from postroom.features.templates.service import TemplateService
 from postroom.storage.database import Database
 
 SYSTEM_SOURCE = "system"  # Postroom's own mail (features/system_mail): no account rule applies to it
@@ -51,8 +54,10 @@ class EmailService:
         max_size: int,
         on_accepted: Callable[[], None] = lambda: None,
         policy: Policies | None = None,
+        templates: TemplateService | None = None,
     ) -> None:
         self.policy = policy or Policies()
+        self.templates = templates  # without one, a send naming template_id is a 404
         self.advisor: SenderAdvisor | None = None  # warns where a policy that is off would refuse
         self._db = db
         self._max_size = max_size
@@ -67,8 +72,21 @@ class EmailService:
         """Validate a base64 RFC 5322 message; recipients come from To/Cc/Bcc, Bcc is stripped."""
         return prepare.prepare_mime(principal, req, client_ip, self._max_size)
 
-    def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
-        """An SMTP DATA payload as stored (features/email/submission.py); MessageTooBig over the limit."""
+    async def prepare_smtp(self, s: SmtpSubmission) -> repo.StoredMessage:
+        """An SMTP DATA payload as stored (features/email/submission.py), rendered first when its
+        headers name a template; MessageTooBig over the limit, InvalidInput for an unknown template
+        or bad template data."""
+        named = submission.template_request(s.raw) if self.templates is not None else None
+        if named is not None and self.templates is not None:
+            template_id, data = named
+            try:
+                rendered = await self.templates.render(s.account_id, template_id, data, self._max_size)
+            except NotFound as exc:  # over SMTP the message names it: a bad message, not a 404
+                raise InvalidInput(submission.TEMPLATE_ID_HEADER, exc.message) from None
+            except InvalidInput as exc:
+                raise InvalidInput(submission.TEMPLATE_DATA_HEADER, exc.message) from None
+            raw = submission.templated(s.raw, rendered.subject, rendered.html, rendered.text)
+            s = dataclasses.replace(s, raw=raw)
         return prepare_smtp(s, self._max_size)
 
     async def accept(self, message: repo.StoredMessage) -> str:
@@ -111,9 +129,28 @@ class EmailService:
         self._on_accepted()
         return accepted
 
+    async def templated(self, principal: Principal, req: SendRequest) -> SendRequest:
+        """The request with its template's subject, HTML and text filled with `template_data` (the
+        request's own bodies and subject are ignored); unchanged without `template_id`. NotFound for an
+        unknown template, InvalidInput for bad data or a template that expands past the size limit."""
+        if not req.template_id or self.templates is None:
+            return req
+        rendered = await self.templates.render(
+            principal.account_id, req.template_id, req.template_data, self._max_size
+        )
+        return msgspec.structs.replace(
+            req,
+            subject=rendered.subject,
+            html_body=rendered.html,
+            text_body=rendered.text,
+            template_id="",
+            template_data=None,
+        )
+
     async def send(
         self, principal: Principal, req: SendRequest, client_ip: str
     ) -> SendResult | FastAcceptResult:
+        req = await self.templated(principal, req)
         return send_result(await self.store(self.prepare_send(principal, req, client_ip)), req.fastaccept)
 
     async def send_mime(
@@ -162,6 +199,7 @@ class EmailService:
                 prepared.append(item)
                 continue
             try:
+                item = await self.templated(principal, item)
                 prepared.append(self.prepare_send(principal, item, client_ip))
             except PostroomError as exc:
                 prepared.append(exc)

@@ -1,0 +1,1 @@
+"""Templates: /template/* storage, the engine, and rendering for the send path."""
