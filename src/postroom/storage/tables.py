@@ -135,6 +135,7 @@ events = Table(
     Column("reason", Text, nullable=False, default=""),
     Index("ix_events_account_created", "account_id", "created_at"),
     Index("ix_events_created", "created_at"),  # retention
+    Index("ix_events_account_event_created", "account_id", "event", "created_at"),  # activity by type
     Index("ix_events_email", "email_id"),
 )
 
