@@ -287,3 +287,27 @@ def test_the_cli_lists_a_webhooks_notifications(server: RunningServer) -> None:
     [row] = [json.loads(line) for line in shown.output.splitlines()]
     assert row["email_id"] == email_id and row["state"] == "delivered"
     assert row["attempt_log"][0]["status_code"] == 200
+
+
+def test_a_slow_receiver_is_a_failed_attempt_and_is_tried_again(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(webhook_timeout=1, webhook_retry_schedule="1s..60s")
+    with receiver() as rec:
+        rec.delay = 2.5  # longer than the timeout: the answer comes too late to count
+        _hook(server, rec, events=["processed"])
+        server.send()
+        db = server.app.state.services.db
+        wait_until(lambda: len(db.read_sync(lambda c: c.execute(select(webhook_attempts)).all())) >= 1)
+        rec.delay = 0
+        wait_until(
+            lambda: (
+                db.read_sync(lambda c: c.execute(select(webhook_notifications.c.state)).scalar())
+                == "delivered"
+            )
+        )
+    attempts = db.read_sync(
+        lambda c: c.execute(select(webhook_attempts).order_by(webhook_attempts.c.id)).all()
+    )
+    assert attempts[0].status_code is None and "no answer within 1 s" in attempts[0].error
+    assert attempts[0].duration_ms >= 1000 and attempts[-1].status_code == 200
