@@ -63,9 +63,16 @@ class Call:
     catalog: Catalog  # what a key's `endpoints` may name (the API room's whole table)
     method: str = "POST"
 
-    def parse(self, kind: type[T]) -> T:
-        """The body validated as `kind`; raises InvalidInput naming the first bad field."""
-        return convert(self.body, kind)
+    def parse(self, kind: type[T], synonyms: dict[str, str] | None = None) -> T:
+        """The body validated as `kind`; raises InvalidInput naming the first bad field. `synonyms`
+        maps a seed field name to SMTP2GO's (`{"template_id": "id"}`), used when SMTP2GO's is absent."""
+        body = self.body
+        if synonyms:
+            body = dict(body)
+            for seed, name in synonyms.items():
+                if seed in body and body.get(name) in (None, ""):
+                    body[name] = body.pop(seed)
+        return convert(body, kind)
 
 
 Handler = Callable[[Call], Awaitable[Any]]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from postroom.bodies import convert
 from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.templates.schemas import (
     AddRequest,
@@ -16,14 +15,7 @@ from postroom.features.templates.schemas import (
     TemplateView,
 )
 
-T = TypeVar("T")
-
-
-def _parse(call: Call, kind: type[T]) -> T:
-    body = dict(call.body)
-    if "template_id" in body and body.get("id") in (None, ""):
-        body["id"] = body.pop("template_id")
-    return convert(body, kind)
+SYNONYMS = {"template_id": "id"}  # the seed's name for `id`
 
 
 async def add(call: Call) -> Any:
@@ -31,11 +23,11 @@ async def add(call: Call) -> Any:
 
 
 async def edit(call: Call) -> Any:
-    return await call.services.templates.edit(call.principal.account_id, _parse(call, EditRequest))
+    return await call.services.templates.edit(call.principal.account_id, call.parse(EditRequest, SYNONYMS))
 
 
 async def delete(call: Call) -> Any:
-    return await call.services.templates.delete(call.principal.account_id, _parse(call, IdRequest).id)
+    return await call.services.templates.delete(call.principal.account_id, call.parse(IdRequest, SYNONYMS).id)
 
 
 async def search(call: Call) -> Any:
@@ -43,7 +35,7 @@ async def search(call: Call) -> Any:
 
 
 async def view(call: Call) -> Any:
-    return await call.services.templates.view(call.principal.account_id, _parse(call, IdRequest).id)
+    return await call.services.templates.view(call.principal.account_id, call.parse(IdRequest, SYNONYMS).id)
 
 
 ENDPOINTS = [

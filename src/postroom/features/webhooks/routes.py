@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from postroom.bodies import convert
 from postroom.features.endpoints import Call, Endpoint, Table
 from postroom.features.webhooks.schemas import (
     WebhookAddRequest,
@@ -13,14 +12,7 @@ from postroom.features.webhooks.schemas import (
     WebhookResult,
 )
 
-T = TypeVar("T")
-
-
-def _parse(call: Call, kind: type[T]) -> T:
-    body = dict(call.body)
-    if "webhook_id" in body and body.get("id") in (None, ""):
-        body["id"] = body.pop("webhook_id")
-    return convert(body, kind)
+SYNONYMS = {"webhook_id": "id"}  # the seed's name for `id`
 
 
 async def add(call: Call) -> Any:
@@ -28,15 +20,21 @@ async def add(call: Call) -> Any:
 
 
 async def edit(call: Call) -> Any:
-    return await call.services.webhooks.edit(call.principal.account_id, _parse(call, WebhookEditRequest))
+    return await call.services.webhooks.edit(
+        call.principal.account_id, call.parse(WebhookEditRequest, SYNONYMS)
+    )
 
 
 async def view(call: Call) -> Any:
-    return await call.services.webhooks.view(call.principal.account_id, _parse(call, WebhookIdRequest).id)
+    return await call.services.webhooks.view(
+        call.principal.account_id, call.parse(WebhookIdRequest, SYNONYMS).id
+    )
 
 
 async def remove(call: Call) -> Any:
-    return await call.services.webhooks.remove(call.principal.account_id, _parse(call, WebhookIdRequest).id)
+    return await call.services.webhooks.remove(
+        call.principal.account_id, call.parse(WebhookIdRequest, SYNONYMS).id
+    )
 
 
 ENDPOINTS = [
